@@ -1,0 +1,36 @@
+# keepalive.ssh: `make demo` runs the simulated fleet rollout, `make test` runs every test.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+COLL := .build/ansible_collections/keepalive/ssh
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build
+export ANSIBLE_PYTHON_INTERPRETER := $(CURDIR)/$(VENV)/bin/python
+
+.PHONY: deps demo test unit sanity lint molecule bench collection clean
+
+$(VENV)/.installed: requirements.txt
+	@command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] && command -v ssh >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client iproute2 >/dev/null; }
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+deps: $(VENV)/.installed collection
+
+# The collection as Ansible expects to find it: ansible_collections/keepalive/ssh.
+collection:
+	@mkdir -p $(dir $(COLL)) && ln -sfn $(CURDIR) $(COLL)
+
+demo: deps
+	$(PY) tools/demo.py
+
+test: deps
+	bash tests/run-all.sh
+
+bench: deps
+	$(PY) bench/run.py
+
+clean:
+	rm -rf .build .venv tests/output
