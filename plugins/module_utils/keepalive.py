@@ -15,12 +15,10 @@ __metaclass__ = type
 import re
 
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import (
-    SSH,
     SSHD,
     ConfigError,
     Line,
     context_matches,
-    is_universal,
     make_line,
     normalize_match,
     quote_arg,
@@ -528,6 +526,11 @@ def apply_client(tree, specs):
             for keyword, value in spec.settings.items():
                 _set_in_block(doc, _find_host_block(doc, spec), keyword, quote_arg(value))
         _fix_shadowing(tree, spec, report)
+    # Setting a value in an existing 'Host *' (or a broad block) can shadow a
+    # specific block handled before it: check them all once more.
+    for spec in ordered:
+        if spec.state == 'present' and not spec.universal:
+            _fix_shadowing(tree, spec, report)
     return report
 
 

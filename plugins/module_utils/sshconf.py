@@ -385,8 +385,7 @@ class Tree:
             elif line.key == 'include':
                 yield doc, i, current
                 for target in self.include_targets(line):
-                    for item in self.walk(self.doc(target), current, depth + 1):
-                        yield item
+                    yield from self.walk(self.doc(target), current, depth + 1)
             else:
                 yield doc, i, current
 
@@ -397,16 +396,6 @@ class Tree:
         """Every file of the tree, main first, as read."""
         list(self.walk())
         return list(self.order)
-
-
-def is_universal(header):
-    """True when a Host/Match header applies to every host ('Host *', 'Match all')."""
-    if header.key == 'host':
-        return '*' in header.args and not any(a.startswith('!') for a in header.args)
-    if header.key == 'match':
-        args = [a.lower() for a in header.args]
-        return args == ['all'] or args == ['host', '*'] or args == ['originalhost', '*']
-    return False
 
 
 def ssh_header_matches(header, hostname):

@@ -22,7 +22,7 @@ description:
   - The candidate is checked with C(ssh -G -F) before it replaces the file. As root in a user's home
     it never follows a symlink or hard link planted there, and writes atomically.
 author:
-  - keepalive.ssh developers
+  - keepalive.ssh developers (@keepalive-ssh)
 options:
   user:
     description:
@@ -51,7 +51,8 @@ options:
         description: C(ServerAliveCountMax), unanswered keepalives before ssh disconnects.
         type: int
       options:
-        description: Other keywords for this block, for example C({ProxyJump: bastion}).
+        description: "Other keywords for this block, for example C({ProxyJump: bastion})."
+
         type: dict
         default: {}
       state:
@@ -82,8 +83,10 @@ options:
     default: ssh
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in diff mode).
     support: full
 seealso:
   - module: keepalive.ssh.sshd_keepalive

@@ -23,7 +23,7 @@ description:
     real file is replaced; each file is replaced atomically.
   - Does not reload sshd. Use the C(keepalive.ssh.sshd) role, or a handler, to reload on change.
 author:
-  - keepalive.ssh developers
+  - keepalive.ssh developers (@keepalive-ssh)
 options:
   path:
     description: Main sshd configuration file.
@@ -86,11 +86,12 @@ options:
         configuration directory, C(/etc/ssh) on every common distribution.
     type: path
     default: /etc/ssh
-extends_documentation_fragment: []
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in diff mode).
     support: full
 notes:
   - Check mode runs the same edit and validation and returns the same diff, without writing.
@@ -258,8 +259,9 @@ def run_module():
             module.fail_json(msg='%s: %s' % (path, e))
         changed_docs = tree.changed_docs()
         if changed_docs and p['validate']:
-            sshd = None if p['validate_command'] else find_binary(module, p['sshd_binary'], 'sshd_binary',
-                                                                 'openssh-server')
+            sshd = None
+            if not p['validate_command']:
+                sshd = find_binary(module, p['sshd_binary'], 'sshd_binary', 'openssh-server')
             validate_tree(module, tree, validators(module, sshd))
         backups = {}
         if changed_docs and not module.check_mode:

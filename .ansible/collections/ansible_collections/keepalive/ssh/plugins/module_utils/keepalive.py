@@ -1,0 +1,545 @@
+# -*- coding: utf-8 -*-
+# Copyright: keepalive.ssh developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Keepalive policies on top of :mod:`sshconf`: where a value must go to take effect.
+
+OpenSSH uses the *first* value it obtains for a keyword.  Every edit here is
+decided on the Include-expanded reading order, so the managed value is the one
+sshd / ssh really use, and whatever would shadow it is fixed or reported.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import re
+
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import (
+    SSHD,
+    ConfigError,
+    Line,
+    context_matches,
+    make_line,
+    normalize_match,
+    quote_arg,
+    split_args,
+    ssh_header_matches,
+)
+
+SERVER_KEYWORDS = ('ClientAliveInterval', 'ClientAliveCountMax', 'TCPKeepAlive')
+CLIENT_KEYWORDS = ('ServerAliveInterval', 'ServerAliveCountMax')
+# sshd_config(5): keywords allowed inside Match blocks (of the ones we manage).
+MATCH_ALLOWED = ('clientaliveinterval', 'clientalivecountmax')
+INT_MAX = 2147483647
+_KEYWORD_RE = re.compile(r'^[A-Za-z][A-Za-z0-9]*$')
+_FORBIDDEN_KEYWORDS = ('host', 'match', 'include')
+
+
+class InputError(ValueError):
+    """Bad user input: the message names the parameter and the value."""
+
+
+# -- input checks ------------------------------------------------------------------------
+
+def check_int(param, value, minimum=0, maximum=INT_MAX):
+    """An integer parameter as OpenSSH accepts it; bools and strings like '1e3' are refused."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise InputError('%s must be an integer, got %r' % (param, value))
+    if isinstance(value, str):
+        if not re.match(r'^\s*[+-]?\d+\s*$', value):
+            raise InputError('%s must be an integer, got %r' % (param, value))
+        value = int(value)
+    if not isinstance(value, int):
+        raise InputError('%s must be an integer, got %r' % (param, value))
+    if value < minimum or value > maximum:
+        raise InputError('%s must be between %d and %d, got %d' % (param, minimum, maximum, value))
+    return value
+
+
+def check_text(param, value):
+    """A value that goes into a config line: one line, no comment, no quote tricks."""
+    value = str(value)
+    if value.strip() == '':
+        raise InputError('%s must not be empty' % param)
+    for ch in value:
+        if ch in '\r\n\0' or (ord(ch) < 32 and ch != '\t'):
+            raise InputError('%s must be a single line without control characters, got %r' % (param, value))
+    if '#' in value or '"' in value:
+        raise InputError('%s must not contain "#" or \'"\' (they would end or quote the line), got %r'
+                         % (param, value))
+    return value
+
+
+def check_keyword(param, keyword):
+    keyword = str(keyword)
+    if not _KEYWORD_RE.match(keyword) or keyword.lower() in _FORBIDDEN_KEYWORDS:
+        raise InputError('%s: %r is not a keyword that can be set inside a block' % (param, keyword))
+    return keyword
+
+
+def check_patterns(param, pattern):
+    """A Host pattern list ('bastion', 'prod-*', 'a b !c') as written on a Host line."""
+    pattern = check_text(param, pattern)
+    if '=' in pattern:
+        raise InputError('%s must not contain "=", got %r' % (param, pattern))
+    patterns = pattern.split()
+    if not any(not p.startswith('!') for p in patterns):
+        raise InputError('%s needs at least one pattern that is not negated, got %r' % (param, pattern))
+    return tuple(patterns)
+
+
+def semantic_warnings(interval, count_max, side, idle_timeout=None):
+    """Warnings for values OpenSSH accepts but that rarely mean what the user wants."""
+    alive = 'ClientAlive' if side == SSHD else 'ServerAlive'
+    out = []
+    if interval == 0:
+        out.append('%sInterval 0 disables keepalive messages: idle sessions behind NAT or '
+                   'firewalls will still be dropped' % alive)
+    if count_max == 0 and side == SSHD:
+        out.append('ClientAliveCountMax 0 disables the disconnect of dead clients on OpenSSH 8.2+; '
+                   'unresponsive sessions are kept forever')
+    if idle_timeout and interval and interval >= idle_timeout:
+        out.append('%sInterval %d is not below the idle timeout of %d seconds: the path drops the '
+                   'connection before the first keepalive' % (alive, interval, idle_timeout))
+    return out
+
+
+# -- shared helpers -------------------------------------------------------------------------
+
+class Report:
+    """What an edit did besides changing text: warnings and notes for the module result."""
+
+    def __init__(self):
+        self.warnings = []
+        self.notes = []
+
+    def warn(self, msg):
+        if msg not in self.warnings:
+            self.warnings.append(msg)
+
+    def note(self, msg):
+        if msg not in self.notes:
+            self.notes.append(msg)
+
+
+def where(doc, index):
+    return '%s:%d' % (doc.path, index + 1)
+
+
+def _set_line(doc, index, value):
+    line = doc.lines[index]
+    if line.args != split_args(value)[0]:
+        line.set_value(value)
+
+
+def _insert_after_last_directive(doc, block, lines):
+    """Add lines to a block after its last directive, in the block's own style."""
+    directives = doc.directives(block)
+    if directives:
+        pos = directives[-1] + 1
+    elif block.header:
+        pos = block.start + 1
+    else:
+        pos = block.end
+    doc.insert(pos, lines)
+
+
+def _new_line(doc, block, keyword, value):
+    indent, sep = doc.style(block)
+    return make_line(keyword, value, indent, sep, doc.eol)
+
+
+def _blank(doc):
+    return Line('', doc.eol)
+
+
+# -- server side (sshd_config) ------------------------------------------------------------
+
+def _in_scope(context, match):
+    """Is a directive read in this context part of the scope we manage?
+
+    Global scope: no Match around it.  Match scope: the innermost Match has
+    the same criteria (a Match inside an Include'd file counts too).
+    """
+    if match is None:
+        return context == ()
+    return bool(context) and normalize_match(context[-1].args) == match
+
+
+def server_occurrences(tree, keyword, match=None):
+    """Every line that sets ``keyword`` in the scope, in sshd's reading order."""
+    key = keyword.lower()
+    return [(doc, i) for doc, i, ctx in tree.walk()
+            if doc.lines[i].key == key and _in_scope(ctx, match)]
+
+
+def server_effective(tree, keywords=SERVER_KEYWORDS, match=None):
+    """{keyword: {'value', 'file', 'line', 'shadowed': [...]}} for the scope; absent keywords are left out.
+
+    ``match`` is Match criteria text ('User alice') or None for global.
+    """
+    result = {}
+    scope = normalize_match(match) if match else None
+    for keyword in keywords:
+        occ = server_occurrences(tree, keyword, scope)
+        if not occ:
+            continue
+        doc, i = occ[0]
+        result[keyword] = {
+            'value': ' '.join(doc.lines[i].args),
+            'file': doc.path,
+            'line': i + 1,
+            'shadowed': [{'file': d.path, 'line': j + 1, 'value': ' '.join(d.lines[j].args)}
+                         for d, j in occ[1:]],
+        }
+    return result
+
+
+def _global_insert_point(doc, keyword):
+    """Where a new global keyword goes in the main sshd_config.
+
+    After its commented-out default ('#ClientAliveInterval 0') when the stock
+    file has one, else after the last global directive; always before the
+    first Match, because everything after a Match line belongs to it.
+    """
+    block = doc.blocks()[0]
+    commented = re.compile(r'^[ \t]*#[ \t]*%s\b' % re.escape(keyword), re.I)
+    for i in block.body():
+        if doc.lines[i].kind == 'comment' and commented.match(doc.lines[i].text):
+            return i + 1
+    directives = doc.directives(block)
+    if directives:
+        return directives[-1] + 1
+    pos = block.end
+    if pos < len(doc.lines):
+        # Leave the comments that introduce the first Match attached to it.
+        while pos > 0 and doc.lines[pos - 1].kind == 'comment':
+            pos -= 1
+    return pos
+
+
+def _find_match_block(doc, match):
+    for block in doc.blocks():
+        if block.kind == 'match' and normalize_match(block.args) == match:
+            return block
+    return None
+
+
+def apply_server(tree, settings, match=None, state='present'):
+    """Make ``settings`` ({keyword: value}) effective in sshd_config (or remove them).
+
+    ``match`` is Match criteria text for a per-Match setting, None for global.
+    The first line sshd reads for a keyword is the one that is edited, even
+    in an Include'd drop-in; later duplicates in the same file are removed.
+    """
+    report = Report()
+    scope = normalize_match(match) if match else None
+    if scope is not None and not scope:
+        raise InputError('match must name Match criteria such as "User alice", got %r' % match)
+    for keyword, value in settings.items():
+        if value is None:
+            continue
+        if scope is not None and keyword.lower() not in MATCH_ALLOWED:
+            raise InputError('%s cannot be set inside a Match block: sshd only accepts it globally' % keyword)
+        occ = server_occurrences(tree, keyword, scope)
+        if state == 'absent':
+            for doc in {id(d): d for d, _i in occ}.values():
+                doc.delete([i for d, i in occ if d is doc])
+            continue
+        value = str(value)
+        if occ:
+            first_doc, first = occ[0]
+            _set_line(first_doc, first, value)
+            dead = [i for d, i in occ[1:] if d is first_doc]
+            first_doc.delete(dead)
+            for d, i in occ[1:]:
+                if d is not first_doc:
+                    report.note('%s at %s is never used: %s sets it first' % (keyword, where(d, i), where(first_doc, first)))
+            if first_doc is not tree.main:
+                report.note('%s is set in %s because that file is read first' % (keyword, first_doc.path))
+            continue
+        doc = tree.main
+        if scope is None:
+            indent, sep = doc.style(doc.blocks()[0])
+            doc.insert(_global_insert_point(doc, keyword), [make_line(keyword, value, indent, sep, doc.eol)])
+            continue
+        block = _find_match_block(doc, scope)
+        if block is None:
+            doc.ensure_trailing_eol()
+            if doc.lines and doc.lines[-1].kind != 'blank':
+                doc.insert(len(doc.lines), [_blank(doc)])
+            doc.insert(len(doc.lines), [make_line('Match', match.strip(), '', ' ', doc.eol)])
+            block = doc.blocks()[-1]
+        _insert_after_last_directive(doc, block, [_new_line(doc, block, keyword, value)])
+    if state == 'absent' and scope is not None:
+        block = _find_match_block(tree.main, scope)
+        if block is not None and not tree.main.directives(block):
+            tree.main.delete([block.start])
+    _warn_misplaced_globals(tree, settings, scope, report)
+    return report
+
+
+def _warn_misplaced_globals(tree, settings, scope, report):
+    """A keyword written after a Match line is part of that Match, not global: say so."""
+    if scope is not None:
+        return
+    for keyword, value in settings.items():
+        if value is None:
+            continue
+        key = keyword.lower()
+        for doc, i, ctx in tree.walk():
+            if ctx and doc.lines[i].key == key and doc.lines[i].indent == '':
+                report.warn('%s at %s is inside "%s" (everything after a Match line belongs to it); '
+                            'if it was meant to be global it has no global effect'
+                            % (keyword, where(doc, i), ctx[-1].text.strip()))
+
+
+# -- client side (ssh_config) -------------------------------------------------------------
+
+class HostSpec:
+    """One managed Host block: its patterns and the keywords it must set."""
+
+    def __init__(self, patterns, settings, state='present'):
+        self.patterns = tuple(patterns)
+        self.settings = dict((k, str(v)) for k, v in settings.items() if v is not None)
+        self.state = state
+
+    @property
+    def pattern(self):
+        return ' '.join(self.patterns)
+
+    @property
+    def universal(self):
+        return '*' in self.patterns
+
+    @property
+    def probe(self):
+        """A host name that stands for this block: its first positive pattern, taken literally."""
+        return next(p for p in self.patterns if not p.startswith('!'))
+
+    def same_patterns(self, args):
+        return sorted(a.lower() for a in args) == sorted(p.lower() for p in self.patterns)
+
+
+def _find_host_block(doc, spec):
+    for block in doc.blocks():
+        if block.kind == 'host' and spec.same_patterns(block.args):
+            return block
+    return None
+
+
+def _chunk(doc, block):
+    """[start, end) of a block with the comments right above its header, without trailing blanks."""
+    # Comments before the first header describe the file, not the block.
+    first_header = next(b.start for b in doc.blocks() if b.header)
+    start = block.start
+    while start > first_header and doc.lines[start - 1].kind == 'comment':
+        start -= 1
+    end = block.end
+    while end > block.start + 1 and doc.lines[end - 1].kind == 'blank':
+        end -= 1
+    return start, end
+
+
+def _covering_block(doc, spec):
+    """The first Host/Match block of the file that applies to every host of ``spec``."""
+    for block in doc.blocks():
+        if not block.header or spec.same_patterns(block.args):
+            continue
+        header = doc.lines[block.start]
+        if ssh_header_matches(header, spec.probe) is True:
+            return block
+    return None
+
+
+def client_occurrences(tree, keyword, hostname):
+    """Lines setting ``keyword`` that apply (True) or may apply (None) to ``hostname``, in order."""
+    key = keyword.lower()
+    out = []
+    for doc, i, ctx in tree.walk():
+        if doc.lines[i].key != key:
+            continue
+        ok = context_matches(ctx, hostname)
+        if ok is not False:
+            out.append((doc, i, ctx, ok))
+    return out
+
+
+def client_effective(tree, hostname, keywords=CLIENT_KEYWORDS):
+    """{keyword: {'value', 'file', 'line', 'uncertain': [...]}} as ssh would resolve it for ``hostname``."""
+    result = {}
+    for keyword in keywords:
+        uncertain = []
+        for doc, i, ctx, ok in client_occurrences(tree, keyword, hostname):
+            if ok is None:
+                uncertain.append({'file': doc.path, 'line': i + 1, 'condition': ctx[-1].text.strip()})
+                continue
+            result[keyword] = {'value': ' '.join(doc.lines[i].args), 'file': doc.path,
+                               'line': i + 1, 'uncertain': uncertain}
+            break
+    return result
+
+
+def _set_in_block(doc, block, keyword, value):
+    """Set one keyword in a block: first line edited in place, dead repeats removed."""
+    lines = [i for i in doc.directives(block) if doc.lines[i].key == keyword.lower()]
+    if lines:
+        _set_line(doc, lines[0], value)
+        doc.delete(lines[1:])
+    else:
+        _insert_after_last_directive(doc, block, [_new_line(doc, block, keyword, value)])
+
+
+def _new_host_block(doc, spec):
+    indent = '    '
+    for block in doc.blocks():
+        if block.header:
+            body = doc.directives(block)
+            if body:
+                indent = doc.lines[body[0]].indent
+                break
+    lines = [make_line('Host', spec.pattern, '', ' ', doc.eol)]
+    lines += [make_line(k, quote_arg(v), indent, ' ', doc.eol) for k, v in spec.settings.items()]
+    return lines
+
+
+def _place_new_block(doc, spec):
+    lines = _new_host_block(doc, spec)
+    cover = _covering_block(doc, spec)
+    if cover is not None:
+        start, _end = _chunk(doc, cover)
+        doc.insert(start, lines + [_blank(doc)])
+        return
+    doc.ensure_trailing_eol()
+    if doc.lines and doc.lines[-1].kind != 'blank':
+        lines = [_blank(doc)] + lines
+    doc.insert(len(doc.lines), lines)
+
+
+def _move_before(doc, block, target):
+    """Move ``block`` (with its header comments) in front of ``target``, an earlier block."""
+    start, end = _chunk(doc, block)
+    chunk = doc.lines[start:end]
+    for line in chunk:
+        if not line.eol:
+            line.eol = doc.eol
+    drop = list(range(start, end))
+    if start > 0 and doc.lines[start - 1].kind == 'blank' and (end >= len(doc.lines) or doc.lines[end].kind == 'blank'):
+        drop.append(start - 1)
+    header = doc.lines[target.start]
+    doc.delete(drop)
+    target = next(b for b in doc.blocks() if b.header and doc.lines[b.start] is header)
+    t_start, _t_end = _chunk(doc, target)
+    doc.insert(t_start, chunk + [_blank(doc)])
+
+
+def _universal_block(doc):
+    for block in doc.blocks():
+        if block.kind == 'host' and block.args == ['*']:
+            return block
+    return None
+
+
+def _relocate_global(tree, doc, index, keyword, report):
+    """A keyword before the first Host line applies to every host first; move it to a trailing 'Host *'.
+
+    Hosts without a block of their own keep the same value; managed blocks
+    are no longer shadowed.
+    """
+    value = doc.lines[index].value
+    doc.delete([index])
+    block = _universal_block(doc)
+    if block is None:
+        _place_new_block(doc, HostSpec(('*',), {keyword: value}))
+    else:
+        first = [i for i in doc.directives(block) if doc.lines[i].key == keyword.lower()]
+        if first:
+            _set_line(doc, first[0], value)
+        else:
+            _insert_after_last_directive(doc, block, [_new_line(doc, block, keyword, value)])
+    report.note('%s %s moved from the top of %s into "Host *": before the first Host line it '
+                'overrode every Host block' % (keyword, value, doc.path))
+
+
+def _fix_shadowing(tree, spec, report):
+    """Make sure no earlier line sets a managed keyword to another value for this block's hosts."""
+    doc = tree.main
+    for _round in range(len(doc.lines) + 1):
+        block = _find_host_block(doc, spec)
+        fixed = True
+        for keyword, value in spec.settings.items():
+            for odoc, i, ctx, ok in client_occurrences(tree, keyword, spec.probe):
+                own = odoc is doc and ctx and ctx[-1] is doc.lines[block.start]
+                if own:
+                    break
+                if ok is None:
+                    report.warn('%s for "Host %s" may be overridden by %s (%s) depending on run-time '
+                                'conditions' % (keyword, spec.pattern, where(odoc, i), ctx[-1].text.strip()))
+                    continue
+                if split_args(quote_arg(value))[0] == odoc.lines[i].args:
+                    break
+                if odoc is doc and not ctx and spec.universal:
+                    report.note('%s %s removed from the top of %s: "Host *" now sets it'
+                                % (keyword, odoc.lines[i].value, doc.path))
+                    doc.delete([i])
+                    fixed = False
+                elif odoc is doc and not ctx:
+                    _relocate_global(tree, doc, i, keyword, report)
+                    fixed = False
+                elif odoc is doc and len(ctx) == 1 and not spec.universal:
+                    target = doc.block_of(i)
+                    _move_before(doc, block, target)
+                    report.note('"Host %s" moved before "%s" (%s), which set %s first'
+                                % (spec.pattern, ctx[-1].text.strip(), where(doc, target.start), keyword))
+                    fixed = False
+                else:
+                    report.warn('%s for "Host %s" is shadowed by %s (%s); fix that file by hand'
+                                % (keyword, spec.pattern, where(odoc, i), odoc.lines[i].text.strip()))
+                break
+            if not fixed:
+                break
+        if fixed:
+            return
+    raise ConfigError('could not order Host blocks for "Host %s"' % spec.pattern)
+
+
+def apply_client(tree, specs):
+    """Make every spec's keywords effective for its Host patterns (or remove them).
+
+    Specific patterns first, then 'Host *': a specific block must come before
+    any block that also matches its hosts, or its values are dead.
+    """
+    report = Report()
+    doc = tree.main
+    ordered = [s for s in specs if not s.universal] + [s for s in specs if s.universal]
+    for spec in ordered:
+        block = _find_host_block(doc, spec)
+        if spec.state == 'absent':
+            if block is not None:
+                _remove_from_block(doc, block, spec)
+            continue
+        if block is None:
+            _place_new_block(doc, spec)
+        else:
+            for keyword, value in spec.settings.items():
+                _set_in_block(doc, _find_host_block(doc, spec), keyword, quote_arg(value))
+        _fix_shadowing(tree, spec, report)
+    # Setting a value in an existing 'Host *' (or a broad block) can shadow a
+    # specific block handled before it: check them all once more.
+    for spec in ordered:
+        if spec.state == 'present' and not spec.universal:
+            _fix_shadowing(tree, spec, report)
+    return report
+
+
+def _remove_from_block(doc, block, spec):
+    keys = set(k.lower() for k in spec.settings)
+    doc.delete([i for i in doc.directives(block) if doc.lines[i].key in keys])
+    block = _find_host_block(doc, spec)
+    if not doc.directives(block):
+        drop = [i for i in range(block.start, block.end) if doc.lines[i].kind == 'blank' or i == block.start]
+        if block.start > 0 and doc.lines[block.start - 1].kind == 'blank' and block.end >= len(doc.lines):
+            drop.append(block.start - 1)
+        doc.delete(drop)

@@ -1,0 +1,147 @@
+# -*- coding: utf-8 -*-
+# Copyright: keepalive.ssh developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Root-safe reads and atomic writes inside directories a user controls.
+
+Root editing ``~alice/.ssh/config`` must never follow a symlink or hard link
+that alice planted (to /etc/shadow, another user's file …).  Every step below
+the trusted directory (the home) goes through an open directory descriptor
+with O_NOFOLLOW, so nothing can be swapped between check and use.  The new
+content is written to a temp file in the same directory and renamed over the
+old one: readers see the old file or the new one, never a mix.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import fcntl
+import os
+import stat
+import time
+
+
+class UnsafePath(Exception):
+    """A path that root must not write through; the message says why and what to do."""
+
+
+class SafeDir:
+    """An open directory reached without following links below ``trusted``.
+
+    ``SafeDir('/home/alice', '.ssh', create=(uid, gid, 0o700))`` opens (or
+    creates) /home/alice/.ssh.  The trusted part is opened normally: it is
+    root's or the admin's choice (e.g. /home on another disk).
+    """
+
+    def __init__(self, trusted, relative='', create=None):
+        self.path = os.path.join(trusted, relative) if relative else trusted
+        self.fd = os.open(trusted, os.O_RDONLY | os.O_DIRECTORY)
+        self.created = []
+        try:
+            for part in [p for p in relative.split('/') if p]:
+                self._descend(part, create)
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    def _descend(self, part, create):
+        try:
+            fd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=self.fd)
+        except OSError as e:
+            if e.errno == errno.ENOENT and create:
+                uid, gid, mode = create
+                os.mkdir(part, mode, dir_fd=self.fd)
+                fd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=self.fd)
+                os.fchown(fd, uid, gid)
+                os.fchmod(fd, mode)
+                self.created.append(part)
+            elif e.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise UnsafePath('%s/%s is a symlink or not a directory; refusing to write through it '
+                                 '(replace it with a real directory)' % (self.path, part))
+            else:
+                raise
+        os.close(self.fd)
+        self.fd = fd
+
+    def lock(self):
+        """Serialise writers of this directory (two plays on one user file never lose an update)."""
+        deadline = time.time() + 30
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except OSError as e:
+                if e.errno not in (errno.EAGAIN, errno.EACCES) or time.time() > deadline:
+                    raise UnsafePath('%s is locked by another run for more than 30 s; try again later'
+                                     % self.path)
+                time.sleep(0.05)
+
+    def stat(self, name):
+        """lstat of ``name`` (None if missing), refusing anything but a single-linked regular file."""
+        try:
+            st = os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        full = os.path.join(self.path, name)
+        if stat.S_ISLNK(st.st_mode):
+            raise UnsafePath('%s is a symlink; refusing to follow it as root (it could point at any file). '
+                             'Replace it with a regular file, or manage the file it points to by its path'
+                             % full)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsafePath('%s is not a regular file' % full)
+        if st.st_nlink > 1:
+            raise UnsafePath('%s has %d hard links; refusing to write it as root (a link may be another '
+                             'file, e.g. /etc/shadow). Replace it with a file of its own' % (full, st.st_nlink))
+        return st
+
+    def read(self, name):
+        """Bytes of ``name``, or None when it does not exist."""
+        if self.stat(name) is None:
+            return None
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=self.fd)
+        with os.fdopen(fd, 'rb') as f:
+            return f.read()
+
+    def write(self, name, data, uid, gid, mode):
+        """Atomically replace ``name`` with ``data``, owned uid:gid with ``mode``."""
+        tmp = '.%s.keepalive-%d.tmp' % (name, os.getpid())
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=self.fd)
+        try:
+            with os.fdopen(fd, 'wb', closefd=False) as f:
+                f.write(data)
+                f.flush()
+                os.fsync(fd)
+            os.fchown(fd, uid, gid)
+            os.fchmod(fd, mode)
+            os.close(fd)
+            fd = None
+            os.rename(tmp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+            os.fsync(self.fd)
+        except BaseException:
+            if fd is not None:
+                os.close(fd)
+            try:
+                os.unlink(tmp, dir_fd=self.fd)
+            except OSError:
+                pass
+            raise
+
+    def backup(self, name, st):
+        """Copy ``name`` next to itself, same owner and mode; returns the backup's path."""
+        stamp = time.strftime('%Y-%m-%d@%H:%M:%S~')
+        backup = '%s.%d.%s' % (name, os.getpid(), stamp)
+        self.write(backup, self.read(name), st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
+        return os.path.join(self.path, backup)
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False

@@ -1,0 +1,463 @@
+# -*- coding: utf-8 -*-
+# Copyright: keepalive.ssh developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Lossless model of OpenSSH configuration files (sshd_config and ssh_config).
+
+Pure Python, no Ansible import: the same code serves the modules, the tests and
+the benchmark.  A file is a list of :class:`Line` objects; rendering them gives
+back the original bytes (comments, blank lines, tabs, CRLF, ``Key=Value``,
+quotes, trailing comments, missing final newline).  Only lines that an edit
+touches are re-rendered, so diffs stay minimal.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import glob
+import os
+import re
+
+SSHD = 'sshd'
+SSH = 'ssh'
+
+# OpenSSH stops following Include after this many levels (READCONF_MAX_DEPTH).
+MAX_INCLUDE_DEPTH = 16
+
+_EOL_RE = re.compile(r'(\r\n|\n)$')
+_HEAD_RE = re.compile(r'^(?P<indent>[ \t]*)(?P<key>[^\s=#"]+)(?P<rest>.*)$', re.S)
+_SEP_RE = re.compile(r'^(?P<sep>[ \t]*=[ \t]*|[ \t]+|)(?P<tail>.*)$', re.S)
+
+
+class ConfigError(ValueError):
+    """A configuration that OpenSSH itself would refuse, or cannot be read."""
+
+
+def split_args(text):
+    """Split an argument string the way OpenSSH's argv_split() does.
+
+    Returns ``(args, end)`` where ``end`` is the index in ``text`` where the
+    arguments stop (everything from there on is whitespace and an optional
+    trailing ``# comment``).
+    """
+    args = []
+    i = 0
+    end = 0
+    n = len(text)
+    while i < n:
+        while i < n and text[i] in ' \t':
+            i += 1
+        if i >= n or text[i] == '#':
+            break
+        arg = []
+        quoted = False
+        while i < n:
+            c = text[i]
+            if c == '"':
+                quoted = not quoted
+            elif c == '\\' and i + 1 < n and text[i + 1] in '"\\':
+                i += 1
+                arg.append(text[i])
+            elif c in ' \t' and not quoted:
+                break
+            else:
+                arg.append(c)
+            i += 1
+        if quoted:
+            raise ConfigError('unterminated quote in %r' % text)
+        args.append(''.join(arg))
+        end = i
+    return args, end
+
+
+def quote_arg(value):
+    """Render one argument, quoting it only when OpenSSH needs quotes."""
+    value = str(value)
+    if value and not re.search(r'[\s"#\\]', value):
+        return value
+    return '"%s"' % value.replace('\\', '\\\\').replace('"', '\\"')
+
+
+class Line:
+    """One physical line.  ``kind`` is 'blank', 'comment' or 'directive'."""
+
+    __slots__ = ('indent', 'keyword', 'sep', 'value', 'trail', 'eol', 'kind', 'args', '_raw')
+
+    def __init__(self, raw, eol=''):
+        self.eol = eol
+        self._raw = raw
+        self.indent = self.keyword = self.sep = self.value = self.trail = ''
+        self.args = []
+        stripped = raw.strip(' \t')
+        if not stripped:
+            self.kind = 'blank'
+            return
+        if stripped.startswith('#'):
+            self.kind = 'comment'
+            return
+        head = _HEAD_RE.match(raw)
+        if not head:
+            raise ConfigError('cannot parse line %r' % raw)
+        self.kind = 'directive'
+        self.indent = head.group('indent')
+        self.keyword = head.group('key')
+        sep = _SEP_RE.match(head.group('rest'))
+        self.sep = sep.group('sep')
+        tail = sep.group('tail')
+        self.args, end = split_args(tail)
+        self.value = tail[:end]
+        self.trail = tail[end:]
+
+    @property
+    def key(self):
+        """The keyword, lower-cased: OpenSSH keywords are case-insensitive."""
+        return self.keyword.lower()
+
+    @property
+    def text(self):
+        """The line without its end-of-line characters."""
+        if self._raw is not None:
+            return self._raw
+        return ''.join((self.indent, self.keyword, self.sep, self.value, self.trail))
+
+    def render(self):
+        return self.text + self.eol
+
+    def set_value(self, value):
+        """Replace the arguments, keeping indentation, separator, keyword case and comment."""
+        self.value = value
+        self.args, _end = split_args(value)
+        if not self.sep:
+            self.sep = ' '
+        self._raw = None
+
+    def __repr__(self):
+        return 'Line(%r)' % self.render()
+
+
+def make_line(keyword, value, indent='', sep=' ', eol='\n'):
+    line = Line('%s%s%s%s' % (indent, keyword, sep, value), eol)
+    return line
+
+
+def parse_lines(text):
+    """Split text into :class:`Line` objects, keeping each line's own EOL."""
+    lines = []
+    for chunk in text.splitlines(True):
+        m = _EOL_RE.search(chunk)
+        eol = m.group(1) if m else ''
+        lines.append(Line(chunk[:len(chunk) - len(eol)], eol))
+    return lines
+
+
+class Block:
+    """A run of lines governed by one condition.
+
+    ``kind`` is 'global' (lines before the first Host/Match), 'host' or
+    'match'.  ``start`` is the header's index (or 0 for the global block),
+    ``end`` the index after the block's last line.
+    """
+
+    __slots__ = ('kind', 'start', 'end', 'args')
+
+    def __init__(self, kind, start, end, args):
+        self.kind = kind
+        self.start = start
+        self.end = end
+        self.args = args
+
+    @property
+    def header(self):
+        return self.kind != 'global'
+
+    def body(self):
+        """Indices of the block's own lines (without the header)."""
+        return range(self.start + 1 if self.header else self.start, self.end)
+
+    def __repr__(self):
+        return 'Block(%s %r %d:%d)' % (self.kind, self.args, self.start, self.end)
+
+
+class Document:
+    """One configuration file: lines plus where it lives."""
+
+    def __init__(self, text, dialect, path=None, encoding='utf-8'):
+        if dialect not in (SSH, SSHD):
+            raise ValueError('dialect must be %r or %r' % (SSH, SSHD))
+        if '\0' in text:
+            raise ConfigError('%s contains a NUL byte' % (path or 'config'))
+        self.dialect = dialect
+        self.path = path
+        self.lines = parse_lines(text)
+        self.original = text
+        self.encoding = encoding
+
+    @classmethod
+    def from_bytes(cls, data, dialect, path=None):
+        try:
+            return cls(data.decode('utf-8'), dialect, path)
+        except UnicodeDecodeError:
+            # OpenSSH reads bytes; latin-1 maps every byte, so the file still round-trips.
+            return cls(data.decode('latin-1'), dialect, path, 'latin-1')
+
+    @classmethod
+    def load(cls, path, dialect):
+        """Read a file; a missing file is an empty document."""
+        if os.path.isdir(path):
+            raise ConfigError('%s is a directory, not a config file' % path)
+        try:
+            with open(path, 'rb') as f:
+                return cls.from_bytes(f.read(), dialect, path)
+        except FileNotFoundError:
+            return cls('', dialect, path)
+        except PermissionError as e:
+            raise ConfigError('cannot read %s: %s' % (path, e.strerror))
+
+    def render(self):
+        return ''.join(line.render() for line in self.lines)
+
+    def to_bytes(self):
+        return self.render().encode(self.encoding)
+
+    @property
+    def changed(self):
+        return self.render() != self.original
+
+    @property
+    def eol(self):
+        """The file's dominant line ending, used for inserted lines."""
+        crlf = sum(1 for line in self.lines if line.eol == '\r\n')
+        return '\r\n' if crlf * 2 > len(self.lines) else '\n'
+
+    def header_keys(self):
+        return ('host', 'match') if self.dialect == SSH else ('match',)
+
+    def blocks(self):
+        """Split the file into the global block and Host/Match blocks."""
+        heads = self.header_keys()
+        result = []
+        current = Block('global', 0, 0, [])
+        for i, line in enumerate(self.lines):
+            if line.kind == 'directive' and line.key in heads:
+                current.end = i
+                result.append(current)
+                current = Block(line.key, i, i, list(line.args))
+            current.end = i + 1
+        current.end = len(self.lines)
+        result.append(current)
+        return result
+
+    def block_of(self, index):
+        for block in self.blocks():
+            if block.start <= index < block.end:
+                return block
+        return None
+
+    def directives(self, block=None):
+        rng = block.body() if block is not None else range(len(self.lines))
+        return [i for i in rng if self.lines[i].kind == 'directive']
+
+    # -- edit primitives -------------------------------------------------------------
+    def ensure_trailing_eol(self):
+        """Before appending, make sure the last line ends with a newline."""
+        if self.lines and not self.lines[-1].eol:
+            self.lines[-1].eol = self.eol
+            self.lines[-1]._raw = self.lines[-1].text
+
+    def insert(self, index, lines):
+        if index >= len(self.lines):
+            self.ensure_trailing_eol()
+        self.lines[index:index] = lines
+
+    def delete(self, indices):
+        for i in sorted(set(indices), reverse=True):
+            del self.lines[i]
+
+    def style(self, block):
+        """(indent, separator) to use for a new line in ``block``, copied from its lines."""
+        for i in self.directives(block):
+            line = self.lines[i]
+            if line.key in self.header_keys() or line.key == 'include':
+                continue
+            return line.indent, line.sep or ' '
+        if block.header:
+            return '    ', ' '
+        return '', ' '
+
+
+# -- patterns ------------------------------------------------------------------------
+
+def _glob_to_regex(pattern):
+    out = []
+    for c in pattern:
+        if c == '*':
+            out.append('.*')
+        elif c == '?':
+            out.append('.')
+        else:
+            out.append(re.escape(c))
+    return re.compile('^%s$' % ''.join(out), re.S)
+
+
+def match_pattern(name, pattern):
+    """OpenSSH match_pattern(): only ``*`` and ``?`` are special."""
+    return bool(_glob_to_regex(pattern).match(name))
+
+
+def match_pattern_list(name, patterns, lower=True):
+    """OpenSSH match_pattern_list(): True on a positive match and no negated match.
+
+    Returns True, False, or None for 'negated' (treated as no match).
+    """
+    if lower:
+        name = name.lower()
+    matched = False
+    for pat in patterns:
+        neg = pat.startswith('!')
+        body = pat[1:] if neg else pat
+        if lower:
+            body = body.lower()
+        if match_pattern(name, body):
+            if neg:
+                return False
+            matched = True
+    return matched
+
+
+# -- Include expansion -----------------------------------------------------------------
+
+class Tree:
+    """A main config file with its Include'd files, expanded in place."""
+
+    def __init__(self, path, dialect, base_dir=None, loader=None):
+        self.path = path
+        self.dialect = dialect
+        if base_dir is None:
+            base_dir = '/etc/ssh' if dialect == SSHD else os.path.dirname(path)
+        self.base_dir = base_dir
+        self._loader = loader or (lambda p: Document.load(p, dialect))
+        self.docs = {}
+        self.order = []
+        self.main = self.doc(path)
+
+    def doc(self, path):
+        if path not in self.docs:
+            self.docs[path] = self._loader(path)
+            self.order.append(path)
+        return self.docs[path]
+
+    def resolve(self, arg):
+        """Absolute glob for one Include argument, as OpenSSH resolves it."""
+        if arg.startswith('~'):
+            arg = os.path.expanduser(arg)
+        if not os.path.isabs(arg):
+            arg = os.path.join(self.base_dir, arg)
+        return arg
+
+    def include_targets(self, line):
+        """Files one Include line reads, in the order OpenSSH reads them."""
+        files = []
+        for arg in line.args:
+            pattern = self.resolve(arg)
+            if glob.has_magic(pattern):
+                files.extend(sorted(glob.glob(pattern)))
+            elif os.path.exists(pattern):
+                files.append(pattern)
+        return [f for f in files if not os.path.isdir(f)]
+
+    def walk(self, doc=None, context=(), depth=0):
+        """Yield ``(doc, index, context)`` for every directive in OpenSSH's reading order.
+
+        ``context`` is a tuple of header Lines (Host/Match) that must all
+        apply for the directive to count; ``()`` means unconditional.
+        """
+        doc = doc or self.main
+        if depth > MAX_INCLUDE_DEPTH:
+            raise ConfigError('Include nested too deep at %s' % doc.path)
+        heads = doc.header_keys()
+        current = context
+        for i, line in enumerate(doc.lines):
+            if line.kind != 'directive':
+                continue
+            if line.key in heads:
+                current = context + (line,)
+                yield doc, i, current
+            elif line.key == 'include':
+                yield doc, i, current
+                for target in self.include_targets(line):
+                    yield from self.walk(self.doc(target), current, depth + 1)
+            else:
+                yield doc, i, current
+
+    def changed_docs(self):
+        return [self.docs[p] for p in self.order if self.docs[p].changed]
+
+    def files(self):
+        """Every file of the tree, main first, as read."""
+        list(self.walk())
+        return list(self.order)
+
+
+def ssh_header_matches(header, hostname):
+    """Does an ssh_config header apply to ``hostname``?  True, False or None (unknown).
+
+    ``Match`` with criteria that depend on run time (exec, user, localnetwork…)
+    answers None; callers warn instead of guessing.
+    """
+    if header.key == 'host':
+        return match_pattern_list(hostname, header.args)
+    args = list(header.args)
+    result = True
+    i = 0
+    while i < len(args):
+        raw = args[i]
+        neg = raw.startswith('!')
+        crit = (raw[1:] if neg else raw).lower()
+        if crit in ('all', 'canonical', 'final'):
+            ok = True if crit == 'all' else None
+            i += 1
+        elif crit in ('host', 'originalhost') and i + 1 < len(args):
+            ok = match_pattern_list(hostname, args[i + 1].split(','))
+            i += 2
+        else:
+            ok = None
+            i += 2
+        if ok is not None and neg:
+            ok = not ok
+        if ok is False:
+            return False
+        if ok is None:
+            result = None
+    return result
+
+
+def context_matches(context, hostname):
+    """All headers in ``context`` apply: True, False or None (unknown)."""
+    result = True
+    for header in context:
+        ok = ssh_header_matches(header, hostname)
+        if ok is False:
+            return False
+        if ok is None:
+            result = None
+    return result
+
+
+def normalize_match(criteria):
+    """Canonical form of Match criteria, so 'User alice' and 'user  alice' name one block.
+
+    Criteria names are case-insensitive, their values are not.
+    """
+    args = split_args(criteria)[0] if isinstance(criteria, str) else list(criteria)
+    out = []
+    i = 0
+    while i < len(args):
+        name = args[i].lower()
+        out.append(name)
+        if name.lstrip('!') in ('all', 'canonical', 'final'):
+            i += 1
+            continue
+        if i + 1 < len(args):
+            out.append(args[i + 1])
+        i += 2
+    return tuple(out)

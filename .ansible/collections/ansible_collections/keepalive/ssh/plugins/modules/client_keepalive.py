@@ -1,0 +1,354 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: keepalive.ssh developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: client_keepalive
+short_description: Manage ServerAliveInterval / ServerAliveCountMax in a user's ssh_config Host blocks
+version_added: 0.1.0
+description:
+  - Manages all keepalive C(Host) blocks of one ssh_config file (a user's C(~/.ssh/config), or any
+    path such as C(/etc/ssh/ssh_config)) in one call.
+  - ssh uses the B(first) value it obtains for a keyword. The module orders blocks so that every
+    managed pattern gets its values, for example C(Host bastion) before C(Host *), moves a managed
+    block in front of a broader block that would shadow it, and reports what it could not fix.
+  - Leaves other blocks, comments and keywords untouched; edits values in place.
+  - The candidate is checked with C(ssh -G -F) before it replaces the file. As root in a user's home
+    it never follows a symlink or hard link planted there, and writes atomically.
+author:
+  - keepalive.ssh developers (@keepalive-ssh)
+options:
+  user:
+    description:
+      - Local user whose C(~/.ssh/config) is managed (home directory from the passwd database).
+      - C(~/.ssh) (0700) and C(config) (0600) are created, owned by the user, when missing.
+    type: str
+  path:
+    description:
+      - ssh_config file to manage. Defaults to C(~user/.ssh/config) when O(user) is given.
+      - Without O(user), new files are owned by the user running the module.
+    type: path
+  hosts:
+    description: The Host blocks to manage.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      pattern:
+        description: Host pattern list as written after C(Host), for example C(bastion), C(prod-*) or C(a b !c).
+        type: str
+        required: true
+      server_alive_interval:
+        description: C(ServerAliveInterval) in seconds; C(0) disables keepalives.
+        type: int
+      server_alive_count_max:
+        description: C(ServerAliveCountMax), unanswered keepalives before ssh disconnects.
+        type: int
+      options:
+        description: "Other keywords for this block, for example C({ProxyJump: bastion})."
+
+        type: dict
+        default: {}
+      state:
+        description: Per-block override of O(state).
+        type: str
+        choices: [present, absent]
+  state:
+    description:
+      - C(present) makes the values effective. C(absent) removes the managed keywords (and the listed
+        O(hosts[].options) keys) from those blocks, and a block left empty.
+    type: str
+    choices: [present, absent]
+    default: present
+  mode:
+    description: Mode of the file. Existing files keep theirs unless this is set.
+    type: raw
+  backup:
+    description: Keep a timestamped copy (same owner and mode) before changing the file.
+    type: bool
+    default: false
+  validate:
+    description: Check the candidate with C(ssh -G -F) for every managed pattern before replacing the file.
+    type: bool
+    default: true
+  ssh_binary:
+    description: ssh executable used for validation.
+    type: str
+    default: ssh
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in diff mode).
+    support: full
+seealso:
+  - module: keepalive.ssh.sshd_keepalive
+  - module: keepalive.ssh.keepalive_info
+'''
+
+EXAMPLES = r'''
+- name: Keepalives for alice, bastion and prod first, then a default for everything
+  keepalive.ssh.client_keepalive:
+    user: alice
+    hosts:
+      - pattern: bastion
+        server_alive_interval: 15
+        server_alive_count_max: 60
+      - pattern: prod-*
+        server_alive_interval: 120
+        server_alive_count_max: 5
+      - pattern: "*.internal"
+        server_alive_interval: 30
+        options:
+          ProxyJump: bastion
+      - pattern: "*"
+        server_alive_interval: 60
+        server_alive_count_max: 10
+
+- name: System-wide defaults in a drop-in
+  keepalive.ssh.client_keepalive:
+    path: /etc/ssh/ssh_config.d/50-keepalive.conf
+    hosts:
+      - pattern: "*"
+        server_alive_interval: 60
+'''
+
+RETURN = r'''
+path:
+  description: The managed file.
+  returned: always
+  type: str
+  sample: /home/alice/.ssh/config
+files:
+  description: Files changed (or that would be in check mode).
+  returned: always
+  type: list
+  elements: str
+backup_file:
+  description: Backup of the file, when O(backup=true) and it changed.
+  returned: changed and backup requested
+  type: str
+effective:
+  description:
+    - For each managed pattern, the values ssh will use (from C(ssh -G) when O(validate=true),
+      else computed), with the file and line each comes from.
+  returned: always
+  type: dict
+  sample: {bastion: {ServerAliveInterval: {value: "15", file: /home/alice/.ssh/config, line: 2}}}
+messages:
+  description: Blocks moved or lines relocated so the values take effect.
+  returned: always
+  type: list
+  elements: str
+'''
+
+import os
+import pwd
+import stat
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
+    CLIENT_KEYWORDS,
+    HostSpec,
+    InputError,
+    apply_client,
+    check_int,
+    check_keyword,
+    check_patterns,
+    check_text,
+    client_effective,
+    semantic_warnings,
+)
+from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, ConfigError, Document, Tree
+from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
+    diff_entries,
+    find_binary,
+    validate_tree,
+)
+
+
+def host_specs(params):
+    """hosts: option → HostSpec list, every value checked before anything is read."""
+    specs = []
+    for n, item in enumerate(params['hosts']):
+        where = 'hosts[%d]' % n
+        patterns = check_patterns('%s.pattern' % where, item['pattern'])
+        settings = {
+            'ServerAliveInterval': check_int('%s.server_alive_interval' % where, item.get('server_alive_interval')),
+            'ServerAliveCountMax': check_int('%s.server_alive_count_max' % where, item.get('server_alive_count_max')),
+        }
+        for key, value in (item.get('options') or {}).items():
+            key = check_keyword('%s.options' % where, key)
+            if key.lower() in (k.lower() for k in CLIENT_KEYWORDS):
+                raise InputError('%s.options: set %s with its own option' % (where, key))
+            settings[key] = check_text('%s.options.%s' % (where, key), value)
+        specs.append(HostSpec(patterns, settings, item.get('state') or params['state']))
+    seen = set()
+    for spec in specs:
+        key = tuple(sorted(p.lower() for p in spec.patterns))
+        if key in seen:
+            raise InputError('hosts: pattern %r is listed twice' % spec.pattern)
+        seen.add(key)
+    return specs
+
+
+def target(module):
+    """(trusted dir, path below it, owner uid, gid) for the file to manage."""
+    user, path = module.params['user'], module.params['path']
+    if user:
+        try:
+            pw = pwd.getpwnam(user)
+        except KeyError:
+            module.fail_json(msg='user=%s does not exist in the passwd database' % user)
+        home = pw.pw_dir
+        path = path or os.path.join(home, '.ssh', 'config')
+        if os.path.isabs(path) and (path + '/').startswith(home.rstrip('/') + '/'):
+            return home, os.path.relpath(path, home), pw.pw_uid, pw.pw_gid
+        return os.path.dirname(path), os.path.basename(path), pw.pw_uid, pw.pw_gid
+    if not path:
+        module.fail_json(msg='one of user or path is required')
+    return os.path.dirname(path) or '.', os.path.basename(path), os.getuid(), os.getgid()
+
+
+def parse_mode(module):
+    mode = module.params['mode']
+    if mode is None:
+        return None
+    try:
+        return int(str(mode), 8) if not isinstance(mode, int) else mode
+    except ValueError:
+        module.fail_json(msg='mode must be an octal mode such as "0600", got %r' % mode)
+
+
+def ssh_g(ssh, specs):
+    """Validators: one 'ssh -G -F' per managed pattern, which also tells the values ssh will use."""
+    probes = [s.probe for s in specs if s.state == 'present'] or ['localhost']
+    return lambda staged: [[ssh, '-G', '-F', staged, probe] for probe in probes]
+
+
+def disagreements(specs, outputs):
+    """Where 'ssh -G' would use another value than requested (a shadowing we could not fix)."""
+    for spec, out in zip([s for s in specs if s.state == 'present'], outputs):
+        seen = dict(line.split(None, 1) for line in out.splitlines() if ' ' in line)
+        for keyword in CLIENT_KEYWORDS:
+            want = spec.settings.get(keyword)
+            got = seen.get(keyword.lower(), '').strip()
+            if want is not None and got != want:
+                yield 'Host %s: ssh -G reports %s %s, not %s' % (spec.pattern, keyword, got, want)
+
+
+def run_module():
+    module = AnsibleModule(
+        argument_spec=dict(
+            user=dict(type='str'),
+            path=dict(type='path'),
+            hosts=dict(type='list', elements='dict', required=True, options=dict(
+                pattern=dict(type='str', required=True),
+                server_alive_interval=dict(type='int'),
+                server_alive_count_max=dict(type='int'),
+                options=dict(type='dict', default={}),
+                state=dict(type='str', choices=['present', 'absent']),
+            )),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+            mode=dict(type='raw'),
+            backup=dict(type='bool', default=False),
+            validate=dict(type='bool', default=True),
+            ssh_binary=dict(type='str', default='ssh'),
+        ),
+        required_one_of=[('user', 'path')],
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        specs = host_specs(p)
+    except InputError as e:
+        module.fail_json(msg=str(e))
+    for spec in specs:
+        if spec.state == 'present':
+            interval = spec.settings.get('ServerAliveInterval')
+            for msg in semantic_warnings(interval and int(interval), None, SSH):
+                module.warn('Host %s: %s' % (spec.pattern, msg))
+    trusted, relative, uid, gid = target(module)
+    mode = parse_mode(module)
+    directory_part, name = os.path.split(relative)
+    path = os.path.join(trusted, relative)
+    if os.path.isdir(path) and not os.path.islink(path):
+        module.fail_json(msg='path=%s is a directory; give the ssh_config file itself' % path)
+    create = None if module.check_mode else (uid, gid, 0o700)
+    try:
+        directory = SafeDir(trusted, directory_part, create=create)
+    except FileNotFoundError:
+        directory = None  # check mode and ~/.ssh is missing: the file would be new
+    except UnsafePath as e:
+        module.fail_json(msg=str(e))
+    try:
+        result = edit(module, directory, path, name, specs, uid, gid, mode)
+    except UnsafePath as e:
+        module.fail_json(msg=str(e))
+    finally:
+        if directory is not None:
+            directory.close()
+    module.exit_json(**result)
+
+
+def edit(module, directory, path, name, specs, uid, gid, mode):
+    p = module.params
+    st = None
+    if directory is not None:
+        directory.lock()
+        st = directory.stat(name)
+
+    def load(file_path):
+        if file_path == path:
+            data = directory.read(name) if directory is not None else None
+            return Document.from_bytes(data or b'', SSH, path)
+        return Document.load(file_path, SSH)
+
+    try:
+        tree = Tree(path, SSH, loader=load)
+        report = apply_client(tree, specs)
+    except (InputError, ConfigError) as e:
+        module.fail_json(msg='%s: %s' % (path, e))
+    main = tree.main
+    new_mode = mode if mode is not None else (stat.S_IMODE(st.st_mode) if st else 0o600)
+    mode_changed = st is not None and stat.S_IMODE(st.st_mode) != new_mode
+    changed = main.changed or st is None or mode_changed
+    effective = dict((s.pattern, client_effective(tree, s.probe)) for s in specs if s.state == 'present')
+    if p['validate'] and changed:
+        ssh = find_binary(module, p['ssh_binary'], 'ssh_binary', 'openssh-client')
+        outputs = validate_tree(module, tree, ssh_g(ssh, specs))
+        for warning in disagreements(specs, outputs):
+            report.warn(warning)
+    if st is None and not main.lines:
+        changed = False  # absent on a missing file: nothing to do
+    result = dict(changed=changed, path=path, files=[path] if changed else [],
+                  effective=effective, messages=report.notes)
+    if changed and not module.check_mode:
+        if p['backup'] and st is not None and main.changed:
+            result['backup_file'] = directory.backup(name, st)
+        owner = (st.st_uid, st.st_gid) if st is not None else (uid, gid)
+        try:
+            directory.write(name, main.to_bytes(), owner[0], owner[1], new_mode)
+        except OSError as e:
+            module.fail_json(msg='could not write %s: %s; the file is unchanged' % (path, e.strerror or e))
+    for msg in report.warnings:
+        module.warn(msg)
+    if module._diff:
+        result['diff'] = diff_entries([main] if changed else [])
+    return result
+
+
+def main():
+    run_module()
+
+
+if __name__ == '__main__':
+    main()

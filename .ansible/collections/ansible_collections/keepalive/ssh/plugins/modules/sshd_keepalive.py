@@ -1,0 +1,292 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: keepalive.ssh developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: sshd_keepalive
+short_description: Make sshd send keepalives (ClientAliveInterval, ClientAliveCountMax) where they take effect
+version_added: 0.1.0
+description:
+  - Sets C(ClientAliveInterval), C(ClientAliveCountMax) and optionally C(TCPKeepAlive) in
+    C(sshd_config) so that sshd really uses them.
+  - sshd uses the B(first) value it reads for these keywords, with C(Include) files expanded in
+    place. The module edits the line sshd reads first, even when it is in a drop-in such as
+    C(/etc/ssh/sshd_config.d/50-cloud-init.conf), and inserts new global lines before the first
+    C(Match) block.
+  - Every changed file is validated as a whole tree with C(sshd -t) on a private copy before any
+    real file is replaced; each file is replaced atomically.
+  - Does not reload sshd. Use the C(keepalive.ssh.sshd) role, or a handler, to reload on change.
+author:
+  - keepalive.ssh developers (@keepalive-ssh)
+options:
+  path:
+    description: Main sshd configuration file.
+    type: path
+    default: /etc/ssh/sshd_config
+  client_alive_interval:
+    description:
+      - Seconds of silence from the client before sshd sends a keepalive request. C(0) disables them.
+      - Omit to leave the keyword untouched.
+    type: int
+  client_alive_count_max:
+    description:
+      - Unanswered keepalive requests before sshd drops the session.
+      - Omit to leave the keyword untouched.
+    type: int
+  tcp_keepalive:
+    description:
+      - Value of C(TCPKeepAlive). Omit (the default) to leave it untouched; the kernel's TCP
+        keepalive is too slow to keep NAT state alive and is not what this module is for.
+    type: bool
+  match:
+    description:
+      - Criteria of a C(Match) block (for example C(User alice) or C(Address 10.0.0.0/8)) to set the
+        values in, instead of globally. The block is created at the end of the file if missing.
+      - Only C(ClientAliveInterval) and C(ClientAliveCountMax) are allowed inside C(Match).
+    type: str
+  idle_timeout:
+    description:
+      - Idle timeout in seconds of the shortest NAT or firewall on the path, if known. Used only to
+        warn when O(client_alive_interval) is not below it.
+    type: int
+  state:
+    description:
+      - C(present) makes the given values effective; C(absent) removes the given keywords from the
+        scope (global or O(match)) in every file of the tree, so sshd's defaults apply.
+      - With C(absent), the values of the options only select the keywords; any value works.
+    type: str
+    choices: [present, absent]
+    default: present
+  backup:
+    description: Keep a timestamped copy of every file before it is changed.
+    type: bool
+    default: false
+  validate:
+    description: Validate the changed tree with C(sshd -t) before replacing any file.
+    type: bool
+    default: true
+  validate_command:
+    description:
+      - Custom validation command instead of C(sshd -t -f %s); C(%s) is replaced with the staged copy
+        of O(path).
+    type: str
+  sshd_binary:
+    description: sshd executable used for validation. Looked up in C(PATH) and sbin directories.
+    type: str
+    default: sshd
+  include_base:
+    description:
+      - Directory that relative C(Include) paths are resolved against. sshd uses its compiled-in
+        configuration directory, C(/etc/ssh) on every common distribution.
+    type: path
+    default: /etc/ssh
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in diff mode).
+    support: full
+notes:
+  - Check mode runs the same edit and validation and returns the same diff, without writing.
+seealso:
+  - module: keepalive.ssh.client_keepalive
+  - module: keepalive.ssh.keepalive_info
+'''
+
+EXAMPLES = r'''
+- name: Keep idle sessions alive through 5-minute NAT timeouts
+  keepalive.ssh.sshd_keepalive:
+    client_alive_interval: 60
+    client_alive_count_max: 10
+    backup: true
+  notify: Reload sshd
+
+- name: Shorter dead-peer detection for one group of users only
+  keepalive.ssh.sshd_keepalive:
+    match: Group contractors
+    client_alive_interval: 30
+    client_alive_count_max: 4
+
+- name: Remove the global settings again (sshd defaults apply)
+  keepalive.ssh.sshd_keepalive:
+    client_alive_interval: 0
+    client_alive_count_max: 0
+    state: absent
+'''
+
+RETURN = r'''
+files:
+  description: Files that were (or in check mode would be) changed.
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/ssh/sshd_config.d/50-cloud-init.conf]
+backup_file:
+  description: Backup of the first changed file, when O(backup=true).
+  returned: changed and backup requested
+  type: str
+  sample: /etc/ssh/sshd_config.12345.2026-11-25@14:07:31~
+backup_files:
+  description: Backup path for every changed file, by file.
+  returned: changed and backup requested
+  type: dict
+effective:
+  description:
+    - The value sshd will use for each managed keyword in the scope, and the file and line it comes
+      from, as computed from the configuration after the change. Lines that set it too but are
+      never used are listed under C(shadowed).
+  returned: always
+  type: dict
+  sample:
+    ClientAliveInterval: {value: "60", file: /etc/ssh/sshd_config, line: 12, shadowed: []}
+messages:
+  description: What the module did beyond changing values, e.g. that a drop-in was edited because sshd reads it first.
+  returned: always
+  type: list
+  elements: str
+'''
+
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
+    InputError,
+    apply_server,
+    check_int,
+    semantic_warnings,
+    server_effective,
+)
+from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSHD, ConfigError, Tree
+from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
+    diff_entries,
+    find_binary,
+    validate_tree,
+)
+
+
+def requested_settings(params):
+    """Module options → {keyword: value-or-None}; None means 'leave alone'."""
+    tcp = params['tcp_keepalive']
+    return {
+        'ClientAliveInterval': check_int('client_alive_interval', params['client_alive_interval']),
+        'ClientAliveCountMax': check_int('client_alive_count_max', params['client_alive_count_max']),
+        'TCPKeepAlive': None if tcp is None else ('yes' if tcp else 'no'),
+    }
+
+
+def validators(module, sshd):
+    command = module.params['validate_command']
+    if command:
+        if '%s' not in command:
+            module.fail_json(msg='validate_command must contain %%s for the file to check, got %r' % command)
+        return lambda staged: [[part.replace('%s', staged) for part in command.split()]]
+    return lambda staged: [[sshd, '-t', '-f', staged]]
+
+
+def replace_files(module, docs, backup):
+    """Atomically replace each changed file; if one fails, put back those already replaced."""
+    done = []
+    backups = {}
+    try:
+        for doc in docs:
+            if backup and os.path.exists(doc.path):
+                backups[doc.path] = module.backup_local(doc.path)
+            fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(doc.path), dir=os.path.dirname(doc.path))
+            with os.fdopen(fd, 'wb') as f:
+                f.write(doc.to_bytes())
+            module.atomic_move(tmp, doc.path)
+            done.append(doc)
+    except Exception as e:
+        for doc in done:
+            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(doc.path))
+            with os.fdopen(fd, 'wb') as f:
+                f.write(doc.original.encode(doc.encoding))
+            module.atomic_move(tmp, doc.path)
+        module.fail_json(msg='could not write %s: %s; no file was left changed' % (doc.path, e))
+    return backups
+
+
+def run_module():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type='path', default='/etc/ssh/sshd_config'),
+            client_alive_interval=dict(type='int'),
+            client_alive_count_max=dict(type='int'),
+            tcp_keepalive=dict(type='bool'),
+            match=dict(type='str'),
+            idle_timeout=dict(type='int'),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+            backup=dict(type='bool', default=False),
+            validate=dict(type='bool', default=True),
+            validate_command=dict(type='str'),
+            sshd_binary=dict(type='str', default='sshd'),
+            include_base=dict(type='path', default='/etc/ssh'),
+        ),
+        required_one_of=[('client_alive_interval', 'client_alive_count_max', 'tcp_keepalive')],
+        supports_check_mode=True,
+    )
+    p = module.params
+    path = p['path']
+    try:
+        settings = requested_settings(p)
+        check_int('idle_timeout', p['idle_timeout'], minimum=1)
+    except InputError as e:
+        module.fail_json(msg=str(e))
+    if os.path.isdir(path):
+        module.fail_json(msg='path=%s is a directory; give the sshd_config file itself' % path)
+    if not os.path.exists(path):
+        module.fail_json(msg='path=%s does not exist; is openssh-server installed?' % path)
+    if p['state'] == 'present':
+        for msg in semantic_warnings(settings['ClientAliveInterval'], settings['ClientAliveCountMax'],
+                                     SSHD, p['idle_timeout']):
+            module.warn(msg)
+
+    with SafeDir(os.path.dirname(path) or '.') as directory:
+        try:
+            directory.lock()
+            tree = Tree(path, SSHD, base_dir=p['include_base'])
+            report = apply_server(tree, settings, match=p['match'], state=p['state'])
+        except (InputError, ConfigError, UnsafePath) as e:
+            module.fail_json(msg='%s: %s' % (path, e))
+        changed_docs = tree.changed_docs()
+        if changed_docs and p['validate']:
+            sshd = None
+            if not p['validate_command']:
+                sshd = find_binary(module, p['sshd_binary'], 'sshd_binary', 'openssh-server')
+            validate_tree(module, tree, validators(module, sshd))
+        backups = {}
+        if changed_docs and not module.check_mode:
+            backups = replace_files(module, changed_docs, p['backup'])
+
+    for msg in report.warnings:
+        module.warn(msg)
+    keywords = [k for k, v in settings.items() if v is not None]
+    result = dict(
+        changed=bool(changed_docs),
+        files=[d.path for d in changed_docs],
+        effective=server_effective(tree, keywords, match=p['match']),
+        messages=report.notes,
+    )
+    if backups:
+        result['backup_file'] = backups.get(changed_docs[0].path)
+        result['backup_files'] = backups
+    if module._diff:
+        result['diff'] = diff_entries(changed_docs)
+    module.exit_json(**result)
+
+
+def main():
+    run_module()
+
+
+if __name__ == '__main__':
+    main()

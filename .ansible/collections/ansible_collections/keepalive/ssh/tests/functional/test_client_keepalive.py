@@ -1,0 +1,152 @@
+"""client_keepalive run for real; the truth comes from `ssh -G`."""
+import os
+import shutil
+
+import pytest
+
+from conftest import FIXTURES, owner, run_module, ssh_G
+
+PROFILE_HOSTS = [
+    dict(pattern='bastion', server_alive_interval=30, server_alive_count_max=20),
+    dict(pattern='prod-*', server_alive_interval=120, server_alive_count_max=5),
+    dict(pattern='*.internal', server_alive_interval=30, options=dict(ProxyJump='bastion')),
+    dict(pattern='*', server_alive_interval=60, server_alive_count_max=10),
+]
+
+
+def alive(config, host):
+    g = ssh_G(config, host)
+    return g['serveraliveinterval'], g['serveralivecountmax']
+
+
+def test_creates_ssh_dir_and_config_owned_by_the_user(user):
+    result = run_module('client_keepalive', dict(user=user.pw_name, hosts=PROFILE_HOSTS))
+    ssh_dir = os.path.join(user.pw_dir, '.ssh')
+    config = os.path.join(ssh_dir, 'config')
+    assert result['changed'] and result['path'] == config
+    assert owner(ssh_dir) == (user.pw_name, user.pw_name, '0o700')
+    assert owner(config) == (user.pw_name, user.pw_name, '0o600')
+    assert alive(config, 'bastion') == ('30', '20')
+    assert alive(config, 'prod-web1') == ('120', '5')
+    assert alive(config, 'db.internal') == ('30', '10')
+    assert ssh_G(config, 'db.internal')['proxyjump'] == 'bastion'
+    assert alive(config, 'example.org') == ('60', '10')
+    again = run_module('client_keepalive', dict(user=user.pw_name, hosts=PROFILE_HOSTS))
+    assert again['changed'] is False and again['diff'] == []
+
+
+def test_host_star_first_mistake_is_fixed(user, tmp_path):
+    config = tmp_path / 'config'
+    shutil.copy(os.path.join(FIXTURES, 'ssh', 'host-star-first', 'config'), str(config))
+    assert alive(config, 'bastion')[0] == '60'  # the mistake: Host * first makes Host bastion's value dead
+    result = run_module('client_keepalive', dict(path=str(config), hosts=PROFILE_HOSTS))
+    assert alive(config, 'bastion') == ('30', '20')
+    assert alive(config, 'prod-web1') == ('120', '5')
+    assert ssh_G(config, 'bastion')['user'] == 'ops'  # the user's own keywords still apply
+    assert any('moved before "Host *"' in m for m in result['messages'])
+
+
+def test_existing_mode_and_owner_are_kept(user, tmp_path):
+    ssh_dir = os.path.join(user.pw_dir, '.ssh')
+    os.makedirs(ssh_dir)
+    config = os.path.join(ssh_dir, 'config')
+    with open(config, 'w') as f:
+        f.write('Host gitlab\n    User git\n')
+    os.chmod(config, 0o640)  # root-owned, 0640: not ours to change
+    run_module('client_keepalive', dict(user=user.pw_name, hosts=PROFILE_HOSTS[:1]))
+    assert owner(config) == ('root', 'root', '0o640')
+    run_module('client_keepalive', dict(user=user.pw_name, hosts=PROFILE_HOSTS[:1], mode='0600'))
+    assert owner(config)[2] == '0o600'
+
+
+def test_check_mode_creates_nothing(user):
+    result = run_module('client_keepalive', dict(user=user.pw_name, hosts=PROFILE_HOSTS), check=True)
+    assert result['changed'] and result['diff'][0]['after'].startswith('Host bastion\n')
+    assert not os.path.exists(os.path.join(user.pw_dir, '.ssh'))
+
+
+def test_check_mode_diff_equals_real_diff(user, tmp_path):
+    config = tmp_path / 'config'
+    shutil.copy(os.path.join(FIXTURES, 'ssh', 'host-star-first', 'config'), str(config))
+    before = config.read_text()
+    predicted = run_module('client_keepalive', dict(path=str(config), hosts=PROFILE_HOSTS), check=True)
+    assert config.read_text() == before
+    real = run_module('client_keepalive', dict(path=str(config), hosts=PROFILE_HOSTS))
+    assert predicted['diff'] == real['diff']
+
+
+def test_backup_has_same_owner_and_mode(user):
+    ssh_dir = os.path.join(user.pw_dir, '.ssh')
+    os.makedirs(ssh_dir, mode=0o700)
+    config = os.path.join(ssh_dir, 'config')
+    with open(config, 'w') as f:
+        f.write('Host old\n    User x\n')
+    os.chown(config, user.pw_uid, user.pw_gid)
+    os.chmod(config, 0o600)
+    result = run_module('client_keepalive', dict(user=user.pw_name, hosts=PROFILE_HOSTS, backup=True))
+    assert owner(result['backup_file']) == (user.pw_name, user.pw_name, '0o600')
+    assert open(result['backup_file']).read() == 'Host old\n    User x\n'
+
+
+def test_absent_removes_what_present_added(user):
+    run_module('client_keepalive', dict(user=user.pw_name, hosts=PROFILE_HOSTS))
+    result = run_module('client_keepalive', dict(user=user.pw_name, hosts=PROFILE_HOSTS, state='absent'))
+    assert result['changed']
+    assert open(os.path.join(user.pw_dir, '.ssh', 'config')).read() == ''
+
+
+def test_unknown_user_is_a_clear_error():
+    result = run_module('client_keepalive', dict(user='no-such-user-ka', hosts=PROFILE_HOSTS))
+    assert result['failed'] and result['msg'] == 'user=no-such-user-ka does not exist in the passwd database'
+
+
+@pytest.mark.parametrize('host,message', [
+    (dict(pattern='bastion\nPermitRootLogin yes'), 'hosts[0].pattern must be a single line'),
+    (dict(pattern='a#b'), 'hosts[0].pattern must not contain "#"'),
+    (dict(pattern='x', server_alive_interval=-1), 'hosts[0].server_alive_interval must be between 0 and'),
+    (dict(pattern='x', options={'Host': 'evil'}), "hosts[0].options: 'Host' is not a keyword"),
+    (dict(pattern='x', options={'ProxyJump': 'a\nUser root'}), 'hosts[0].options.ProxyJump must be a single line'),
+])
+def test_bad_input_names_the_parameter(user, host, message):
+    result = run_module('client_keepalive', dict(user=user.pw_name, hosts=[host]))
+    assert result['failed'] and message in result['msg'], result['msg']
+    assert not os.path.exists(os.path.join(user.pw_dir, '.ssh', 'config'))
+
+
+def test_symlinked_config_is_refused(user):
+    ssh_dir = os.path.join(user.pw_dir, '.ssh')
+    os.makedirs(ssh_dir)
+    os.symlink('/etc/passwd', os.path.join(ssh_dir, 'config'))
+    before = open('/etc/passwd').read()
+    result = run_module('client_keepalive', dict(user=user.pw_name, hosts=PROFILE_HOSTS))
+    assert result['failed'] and 'is a symlink' in result['msg']
+    assert open('/etc/passwd').read() == before
+
+
+def test_symlinked_ssh_dir_is_refused(user, tmp_path):
+    target = tmp_path / 'elsewhere'
+    target.mkdir()
+    os.symlink(str(target), os.path.join(user.pw_dir, '.ssh'))
+    result = run_module('client_keepalive', dict(user=user.pw_name, hosts=PROFILE_HOSTS))
+    assert result['failed'] and 'symlink or not a directory' in result['msg']
+    assert os.listdir(str(target)) == []
+
+
+def test_hard_linked_config_is_refused(user, tmp_path):
+    ssh_dir = os.path.join(user.pw_dir, '.ssh')
+    os.makedirs(ssh_dir)
+    victim = tmp_path / 'victim'
+    victim.write_text('secret\n')
+    os.link(str(victim), os.path.join(ssh_dir, 'config'))
+    result = run_module('client_keepalive', dict(user=user.pw_name, hosts=PROFILE_HOSTS))
+    assert result['failed'] and 'hard links' in result['msg']
+    assert victim.read_text() == 'secret\n'
+
+
+def test_invalid_existing_config_fails_validation_untouched(user, tmp_path):
+    config = tmp_path / 'config'
+    config.write_text('Host x\n    NoSuchOption yes\n')
+    result = run_module('client_keepalive', dict(path=str(config), hosts=PROFILE_HOSTS))
+    assert result['failed'] and 'nosuchoption' in result['msg'].lower() and 'nothing was changed' in result['msg']
+    assert config.read_text() == 'Host x\n    NoSuchOption yes\n'
+    assert os.listdir(str(tmp_path)) == ['config']

@@ -1,0 +1,151 @@
+"""sshd_keepalive run for real on scratch trees; the truth comes from `sshd -T`."""
+import os
+
+import pytest
+
+from conftest import SSHD, run_module, sshd_T
+
+# Every stock/realistic server fixture: after one run sshd really uses 60/10, and a second run is a no-op.
+SERVER_FIXTURES = ['debian12', 'debian13', 'ubuntu2204', 'ubuntu2404', 'ubuntu2404-cloud',
+                   'ubuntu2204-cloud-two-dropins', 'rhel9', 'rocky9', 'fedora40', 'amazonlinux2023', 'alpine',
+                   'freebsd14', 'match-blocks', 'global-after-match', 'duplicates', 'equals-syntax', 'mixed-case',
+                   'quoted', 'crlf', 'tabs', 'no-trailing-newline', 'utf8-comments', 'trailing-comments', 'empty',
+                   'comments-only', 'tcpkeepalive-set', 'include-in-match']
+
+
+def args(config, hostkey, **kw):
+    base = dict(path=str(config), client_alive_interval=60, client_alive_count_max=10,
+                validate_command='%s -t -f %%s -h %s' % (SSHD, hostkey))
+    base.update(kw)
+    return base
+
+
+@pytest.mark.parametrize('fixture', SERVER_FIXTURES)
+def test_values_are_effective_and_second_run_is_noop(fixture, sshd_tree, hostkey):
+    config = sshd_tree(fixture)
+    first = run_module('sshd_keepalive', args(config, hostkey))
+    assert first['changed'] is True, first
+    eff = sshd_T(config, hostkey)
+    assert (eff['clientaliveinterval'], eff['clientalivecountmax']) == ('60', '10')
+    assert first['effective']['ClientAliveInterval']['value'] == '60'
+    second = run_module('sshd_keepalive', args(config, hostkey))
+    assert second['changed'] is False and second['diff'] == [] and second['files'] == []
+
+
+def test_cloud_init_dropin_is_reported_as_changed_file(sshd_tree, hostkey):
+    config = sshd_tree('ubuntu2404-cloud')
+    dropin = str(config.parent / 'sshd_config.d' / '50-cloud-init.conf')
+    assert sshd_T(config, hostkey)['clientaliveinterval'] == '0'
+    result = run_module('sshd_keepalive', args(config, hostkey))
+    assert result['files'] == [str(config), dropin]
+    assert result['effective']['ClientAliveInterval']['file'] == dropin
+    assert sshd_T(config, hostkey)['clientaliveinterval'] == '60'
+
+
+def test_check_mode_changes_nothing_and_predicts_the_diff(sshd_tree, hostkey):
+    config = sshd_tree('ubuntu2404-cloud')
+    before = {p: open(p).read() for p in (str(config), str(config.parent / 'sshd_config.d' / '50-cloud-init.conf'))}
+    predicted = run_module('sshd_keepalive', args(config, hostkey), check=True)
+    assert {p: open(p).read() for p in before} == before
+    real = run_module('sshd_keepalive', args(config, hostkey))
+    assert predicted['changed'] and predicted['diff'] == real['diff'] and predicted['files'] == real['files']
+    assert [d['before_header'] for d in real['diff']] == real['files']
+
+
+def test_backup_keeps_the_original(sshd_tree, hostkey):
+    config = sshd_tree('match-blocks')
+    original = config.read_text()
+    result = run_module('sshd_keepalive', args(config, hostkey, backup=True))
+    assert open(result['backup_file']).read() == original
+    assert set(result['backup_files']) == {str(config)}
+
+
+def test_match_scope_is_what_sshd_uses_for_that_connection(sshd_tree, hostkey):
+    config = sshd_tree('match-blocks')
+    run_module('sshd_keepalive', args(config, hostkey, match='User deploy', client_alive_interval=15,
+                                      client_alive_count_max=4))
+    deploy = sshd_T(config, hostkey, 'user=deploy,host=h,addr=192.0.2.1')
+    other = sshd_T(config, hostkey, 'user=other,host=h,addr=192.0.2.1')
+    assert (deploy['clientaliveinterval'], deploy['clientalivecountmax']) == ('15', '4')
+    assert other['clientaliveinterval'] == '300'
+
+
+def test_global_after_match_is_fixed_and_warned(sshd_tree, hostkey):
+    config = sshd_tree('global-after-match')
+    assert sshd_T(config, hostkey)['clientaliveinterval'] == '0'  # the trap: those lines are inside the Match
+    result = run_module('sshd_keepalive', args(config, hostkey))
+    assert sshd_T(config, hostkey)['clientaliveinterval'] == '60'
+    assert any('Match User backup' in w for w in result.get('warnings', []))
+
+
+def test_tcp_keepalive_only_when_asked(sshd_tree, hostkey):
+    config = sshd_tree('debian12')
+    run_module('sshd_keepalive', args(config, hostkey))
+    assert 'TCPKeepAlive' not in config.read_text().replace('#TCPKeepAlive', '')
+    run_module('sshd_keepalive', args(config, hostkey, tcp_keepalive=False))
+    assert sshd_T(config, hostkey)['tcpkeepalive'] == 'no'
+
+
+def test_absent_restores_sshd_defaults(sshd_tree, hostkey):
+    config = sshd_tree('rocky9')
+    assert sshd_T(config, hostkey)['clientaliveinterval'] == '300'
+    result = run_module('sshd_keepalive', args(config, hostkey, state='absent'))
+    assert result['changed']
+    eff = sshd_T(config, hostkey)
+    assert (eff['clientaliveinterval'], eff['clientalivecountmax']) == ('0', '3')
+
+
+def test_sshd_t_rejection_leaves_files_untouched(sshd_tree, hostkey):
+    config = sshd_tree('debian12')
+    dropin = config.parent / 'sshd_config.d' / '99-broken.conf'
+    dropin.parent.mkdir()
+    dropin.write_text('NoSuchKeyword yes\n')
+    before = config.read_text()
+    result = run_module('sshd_keepalive', args(config, hostkey))
+    assert result['failed'] and 'nothing was changed' in result['msg']
+    assert 'NoSuchKeyword' in result['msg'] and str(dropin) in result['msg']  # real paths, not the staging copy
+    assert config.read_text() == before
+    assert not [f for f in os.listdir(str(config.parent)) if f.startswith('.')]
+
+
+def test_default_validation_uses_the_sshd_binary(sshd_tree, hostkey):
+    config = sshd_tree('match-blocks')
+    config.write_text('HostKey %s\n' % hostkey + config.read_text())  # sshd -t needs a readable host key
+    result = run_module('sshd_keepalive', dict(path=str(config), client_alive_interval=60, sshd_binary=SSHD))
+    assert result['changed'] and not result.get('failed')
+
+
+def test_missing_sshd_binary_is_a_clear_error(sshd_tree, hostkey):
+    config = sshd_tree('debian12')
+    before = config.read_text()
+    result = run_module('sshd_keepalive', dict(path=str(config), client_alive_interval=60,
+                                               sshd_binary='/nonexistent/sshd'))
+    assert result['failed'] and 'sshd_binary=/nonexistent/sshd' in result['msg'] and 'openssh-server' in result['msg']
+    assert config.read_text() == before
+
+
+@pytest.mark.parametrize('extra,message', [
+    (dict(client_alive_interval=-5), 'client_alive_interval must be between 0 and 2147483647, got -5'),
+    (dict(client_alive_count_max=2 ** 31), 'client_alive_count_max must be between 0 and 2147483647'),
+    (dict(client_alive_interval='ten'), "client_alive_interval"),
+    (dict(match='User x', tcp_keepalive=True), 'TCPKeepAlive cannot be set inside a Match block'),
+])
+def test_bad_input_names_parameter_and_writes_nothing(sshd_tree, hostkey, extra, message):
+    config = sshd_tree('debian12')
+    before = config.read_text()
+    result = run_module('sshd_keepalive', args(config, hostkey, **extra))
+    assert result['failed'] and message in result['msg'], result['msg']
+    assert config.read_text() == before
+
+
+def test_path_that_is_a_directory(tmp_path):
+    result = run_module('sshd_keepalive', dict(path=str(tmp_path), client_alive_interval=60))
+    assert result['failed'] and 'is a directory' in result['msg']
+
+
+def test_semantic_warnings_are_returned(sshd_tree, hostkey):
+    config = sshd_tree('debian12')
+    result = run_module('sshd_keepalive', args(config, hostkey, client_alive_interval=400,
+                                               client_alive_count_max=0, idle_timeout=300))
+    warnings = ' '.join(result.get('warnings', []))
+    assert 'ClientAliveCountMax 0' in warnings and 'not below the idle timeout of 300' in warnings
