@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """`make demo` until the fleet exists: both modules end to end against a scratch config tree.
 
 Copies the Ubuntu cloud-image fixture (Include first, cloud-init drop-in with

@@ -12,10 +12,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import fnmatch
+import os
 import re
 
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import (
+    SSH,
     SSHD,
+    Tree,
     ConfigError,
     Line,
     context_matches,
@@ -28,8 +32,19 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import (
 
 SERVER_KEYWORDS = ('ClientAliveInterval', 'ClientAliveCountMax', 'TCPKeepAlive')
 CLIENT_KEYWORDS = ('ServerAliveInterval', 'ServerAliveCountMax')
-# sshd_config(5): keywords allowed inside Match blocks (of the ones we manage).
-MATCH_ALLOWED = ('clientaliveinterval', 'clientalivecountmax')
+# sshd_config(5), OpenSSH 9.x: the keywords sshd accepts inside a Match block.
+MATCH_ALLOWED = frozenset(k.lower() for k in (
+    'AcceptEnv AllowAgentForwarding AllowGroups AllowStreamLocalForwarding AllowTcpForwarding AllowUsers '
+    'AuthenticationMethods AuthorizedKeysCommand AuthorizedKeysCommandUser AuthorizedKeysFile '
+    'AuthorizedPrincipalsCommand AuthorizedPrincipalsCommandUser AuthorizedPrincipalsFile Banner '
+    'CASignatureAlgorithms ChannelTimeout ChrootDirectory ClientAliveCountMax ClientAliveInterval DenyGroups '
+    'DenyUsers DisableForwarding ExposeAuthInfo ForceCommand GatewayPorts GSSAPIAuthentication '
+    'HostbasedAcceptedAlgorithms HostbasedAuthentication HostbasedUsesNameFromPacketOnly IgnoreRhosts Include '
+    'IPQoS KbdInteractiveAuthentication KerberosAuthentication LogLevel MaxAuthTries MaxSessions '
+    'PasswordAuthentication PermitEmptyPasswords PermitListen PermitOpen PermitRootLogin PermitTTY PermitTunnel '
+    'PermitUserRC PubkeyAcceptedAlgorithms PubkeyAuthentication PubkeyAuthOptions RekeyLimit RevokedKeys SetEnv '
+    'StreamLocalBindMask StreamLocalBindUnlink TrustedUserCAKeys UnusedConnectionTimeout X11DisplayOffset '
+    'X11Forwarding X11UseLocalhost').split())
 INT_MAX = 2147483647
 _KEYWORD_RE = re.compile(r'^[A-Za-z][A-Za-z0-9]*$')
 _FORBIDDEN_KEYWORDS = ('host', 'match', 'include')
@@ -90,7 +105,7 @@ def check_patterns(param, pattern):
     return tuple(patterns)
 
 
-def semantic_warnings(interval, count_max, side, idle_timeout=None):
+def semantic_warnings(interval, count_max, side):
     """Warnings for values OpenSSH accepts but that rarely mean what the user wants."""
     alive = 'ClientAlive' if side == SSHD else 'ServerAlive'
     out = []
@@ -100,10 +115,42 @@ def semantic_warnings(interval, count_max, side, idle_timeout=None):
     if count_max == 0 and side == SSHD:
         out.append('ClientAliveCountMax 0 disables the disconnect of dead clients on OpenSSH 8.2+; '
                    'unresponsive sessions are kept forever')
-    if idle_timeout and interval and interval >= idle_timeout:
-        out.append('%sInterval %d is not below the idle timeout of %d seconds: the path drops the '
-                   'connection before the first keepalive' % (alive, interval, idle_timeout))
     return out
+
+
+def derive_interval(nat_idle_timeout):
+    """An interval safely below a known idle timeout: 20 % margin (300 s → 240 s, the firewall-5min profile)."""
+    return max(nat_idle_timeout - max(nat_idle_timeout // 5, 1), 1)
+
+
+def timing_names(interval_param, prefix=''):
+    """Parameter names for resolve_timing() errors: ('client_alive_interval', …) or ('hosts[0].server_alive_interval', …)."""
+    base = interval_param[:-len('_interval')]
+    return {'interval': prefix + interval_param, 'count': prefix + base + '_count_max',
+            'nat': prefix + 'nat_idle_timeout', 'dead': prefix + 'dead_peer_timeout'}
+
+
+def resolve_timing(names, interval, count_max, nat_idle_timeout=None, dead_peer_timeout=None):
+    """The interval to use, derived from or checked against declared timeouts.
+
+    ``names`` (see timing_names) are the parameter names errors quote.
+    Raises InputError when the values contradict the declared timeouts.
+    """
+    nat = check_int(names['nat'], nat_idle_timeout, minimum=2)
+    dead = check_int(names['dead'], dead_peer_timeout, minimum=1)
+    if interval is None and nat is not None:
+        interval = derive_interval(nat)
+    if nat is not None and interval and interval >= nat:
+        raise InputError('%s=%d is not below %s=%d: the path drops an idle connection before the first '
+                         'keepalive; use at most %d, or omit the interval to derive it'
+                         % (names['interval'], interval, names['nat'], nat, derive_interval(nat)))
+    if dead is not None and interval:
+        count = 3 if count_max is None else count_max  # OpenSSH's default
+        if count and interval * count > dead:
+            raise InputError('%s × %s = %d × %d = %d s exceeds %s=%d s: a dead peer would be noticed too late; '
+                             'lower one of them' % (names['interval'], names['count'], interval, count,
+                                                    interval * count, names['dead'], dead))
+    return interval
 
 
 # -- shared helpers -------------------------------------------------------------------------
@@ -543,3 +590,21 @@ def _remove_from_block(doc, block, spec):
         if block.start > 0 and doc.lines[block.start - 1].kind == 'blank' and block.end >= len(doc.lines):
             drop.append(block.start - 1)
         doc.delete(drop)
+
+
+def system_target(system_config, drop_in='50-keepalive.conf'):
+    """Where system-wide client settings belong: a drop-in the system ssh_config includes, else the file itself.
+
+    Debian/Ubuntu/Fedora ship 'Include /etc/ssh/ssh_config.d/*.conf' at the top
+    of /etc/ssh/ssh_config; a drop-in there is read before the main file's
+    'Host *', so its values win and package upgrades never conflict with it.
+    """
+    base = os.path.dirname(system_config)
+    tree = Tree(system_config, SSH, base_dir=base)
+    candidate = os.path.join(base, 'ssh_config.d', drop_in)
+    for doc, i, ctx in tree.walk():
+        line = doc.lines[i]
+        if doc is tree.main and not ctx and line.key == 'include':
+            if any(fnmatch.fnmatchcase(candidate, tree.resolve(arg)) for arg in line.args):
+                return candidate
+    return system_config

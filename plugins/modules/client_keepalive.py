@@ -32,8 +32,20 @@ options:
   path:
     description:
       - ssh_config file to manage. Defaults to C(~user/.ssh/config) when O(user) is given.
+      - With O(user), a C(.ssh) directory in the path is created for and owned by the user.
       - Without O(user), new files are owned by the user running the module.
     type: path
+  system_config:
+    description:
+      - Manage system-wide client settings instead of a user's. When this file (normally
+        C(/etc/ssh/ssh_config)) includes C(ssh_config.d/*.conf), as Debian, Ubuntu and Fedora ship
+        it, the settings go to the drop-in O(drop_in) there; otherwise into the file itself.
+      - New files are created 0644 (ssh reads it as every user).
+    type: path
+  drop_in:
+    description: File name of the drop-in used with O(system_config).
+    type: str
+    default: 50-keepalive.conf
   hosts:
     description: The Host blocks to manage.
     type: list
@@ -49,6 +61,15 @@ options:
         type: int
       server_alive_count_max:
         description: C(ServerAliveCountMax), unanswered keepalives before ssh disconnects.
+        type: int
+      nat_idle_timeout:
+        description:
+          - Idle timeout in seconds of the shortest NAT or firewall on the way to these hosts.
+          - Without O(hosts[].server_alive_interval) the interval is derived from it with a 20% margin
+            (300 gives 240); an explicit interval that is not below it is an error.
+        type: int
+      dead_peer_timeout:
+        description: Fail when interval × count-max (default count-max 3) is longer than this many seconds.
         type: int
       options:
         description: "Other keywords for this block, for example C({ProxyJump: bastion})."
@@ -112,12 +133,19 @@ EXAMPLES = r'''
         server_alive_interval: 60
         server_alive_count_max: 10
 
-- name: System-wide defaults in a drop-in
+- name: System-wide defaults (in /etc/ssh/ssh_config.d/50-keepalive.conf where the distro includes it)
   keepalive.ssh.client_keepalive:
-    path: /etc/ssh/ssh_config.d/50-keepalive.conf
+    system_config: /etc/ssh/ssh_config
     hosts:
       - pattern: "*"
         server_alive_interval: 60
+
+- name: Hosts behind a firewall that drops idle connections after 5 minutes
+  keepalive.ssh.client_keepalive:
+    user: alice
+    hosts:
+      - pattern: "legacy-*"
+        nat_idle_timeout: 300
 '''
 
 RETURN = r'''
@@ -164,7 +192,10 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     check_patterns,
     check_text,
     client_effective,
+    resolve_timing,
     semantic_warnings,
+    system_target,
+    timing_names,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, ConfigError, Document, Tree
@@ -181,10 +212,11 @@ def host_specs(params):
     for n, item in enumerate(params['hosts']):
         where = 'hosts[%d]' % n
         patterns = check_patterns('%s.pattern' % where, item['pattern'])
-        settings = {
-            'ServerAliveInterval': check_int('%s.server_alive_interval' % where, item.get('server_alive_interval')),
-            'ServerAliveCountMax': check_int('%s.server_alive_count_max' % where, item.get('server_alive_count_max')),
-        }
+        count = check_int('%s.server_alive_count_max' % where, item.get('server_alive_count_max'))
+        interval = resolve_timing(timing_names('server_alive_interval', where + '.'),
+                                  check_int('%s.server_alive_interval' % where, item.get('server_alive_interval')),
+                                  count, item.get('nat_idle_timeout'), item.get('dead_peer_timeout'))
+        settings = {'ServerAliveInterval': interval, 'ServerAliveCountMax': count}
         for key, value in (item.get('options') or {}).items():
             key = check_keyword('%s.options' % where, key)
             if key.lower() in (k.lower() for k in CLIENT_KEYWORDS):
@@ -201,21 +233,33 @@ def host_specs(params):
 
 
 def target(module):
-    """(trusted dir, path below it, owner uid, gid) for the file to manage."""
-    user, path = module.params['user'], module.params['path']
+    """(trusted dir, path below it, owner uid, gid, default mode) of the file to manage.
+
+    Directories below the trusted one are opened without following links:
+    they belong to the user (their home, their .ssh).
+    """
+    user, path, system = module.params['user'], module.params['path'], module.params['system_config']
+    if system:
+        try:
+            path = system_target(system, module.params['drop_in'])
+        except (ConfigError, InputError) as e:
+            module.fail_json(msg='system_config=%s: %s' % (system, e))
+        return os.path.dirname(path), os.path.basename(path), 0, 0, 0o644
     if user:
         try:
             pw = pwd.getpwnam(user)
         except KeyError:
             module.fail_json(msg='user=%s does not exist in the passwd database' % user)
-        home = pw.pw_dir
+        home = pw.pw_dir.rstrip('/') or '/'
         path = path or os.path.join(home, '.ssh', 'config')
-        if os.path.isabs(path) and (path + '/').startswith(home.rstrip('/') + '/'):
-            return home, os.path.relpath(path, home), pw.pw_uid, pw.pw_gid
-        return os.path.dirname(path), os.path.basename(path), pw.pw_uid, pw.pw_gid
-    if not path:
-        module.fail_json(msg='one of user or path is required')
-    return os.path.dirname(path) or '.', os.path.basename(path), os.getuid(), os.getgid()
+        if os.path.isabs(path) and path.startswith(home + '/') and home != '/':
+            trusted = home
+        elif os.path.basename(os.path.dirname(path)) == '.ssh':
+            trusted = os.path.dirname(os.path.dirname(path))  # a home elsewhere: its .ssh is the user's
+        else:
+            trusted = os.path.dirname(path)
+        return trusted, os.path.relpath(path, trusted), pw.pw_uid, pw.pw_gid, 0o600
+    return os.path.dirname(path) or '.', os.path.basename(path), os.getuid(), os.getgid(), 0o600
 
 
 def parse_mode(module):
@@ -250,10 +294,14 @@ def run_module():
         argument_spec=dict(
             user=dict(type='str'),
             path=dict(type='path'),
+            system_config=dict(type='path'),
+            drop_in=dict(type='str', default='50-keepalive.conf'),
             hosts=dict(type='list', elements='dict', required=True, options=dict(
                 pattern=dict(type='str', required=True),
                 server_alive_interval=dict(type='int'),
                 server_alive_count_max=dict(type='int'),
+                nat_idle_timeout=dict(type='int'),
+                dead_peer_timeout=dict(type='int'),
                 options=dict(type='dict', default={}),
                 state=dict(type='str', choices=['present', 'absent']),
             )),
@@ -263,7 +311,8 @@ def run_module():
             validate=dict(type='bool', default=True),
             ssh_binary=dict(type='str', default='ssh'),
         ),
-        required_one_of=[('user', 'path')],
+        required_one_of=[('user', 'path', 'system_config')],
+        mutually_exclusive=[('system_config', 'user'), ('system_config', 'path')],
         supports_check_mode=True,
     )
     p = module.params
@@ -276,7 +325,7 @@ def run_module():
             interval = spec.settings.get('ServerAliveInterval')
             for msg in semantic_warnings(interval and int(interval), None, SSH):
                 module.warn('Host %s: %s' % (spec.pattern, msg))
-    trusted, relative, uid, gid = target(module)
+    trusted, relative, uid, gid, default_mode = target(module)
     mode = parse_mode(module)
     directory_part, name = os.path.split(relative)
     path = os.path.join(trusted, relative)
@@ -290,7 +339,7 @@ def run_module():
     except UnsafePath as e:
         module.fail_json(msg=str(e))
     try:
-        result = edit(module, directory, path, name, specs, uid, gid, mode)
+        result = edit(module, directory, path, name, specs, uid, gid, mode or default_mode)
     except UnsafePath as e:
         module.fail_json(msg=str(e))
     finally:
@@ -318,7 +367,8 @@ def edit(module, directory, path, name, specs, uid, gid, mode):
     except (InputError, ConfigError) as e:
         module.fail_json(msg='%s: %s' % (path, e))
     main = tree.main
-    new_mode = mode if mode is not None else (stat.S_IMODE(st.st_mode) if st else 0o600)
+    explicit_mode = module.params['mode'] is not None
+    new_mode = stat.S_IMODE(st.st_mode) if st is not None and not explicit_mode else mode
     mode_changed = st is not None and stat.S_IMODE(st.st_mode) != new_mode
     changed = main.changed or st is None or mode_changed
     effective = dict((s.pattern, client_effective(tree, s.probe)) for s in specs if s.state == 'present')

@@ -32,7 +32,7 @@ options:
   client_alive_interval:
     description:
       - Seconds of silence from the client before sshd sends a keepalive request. C(0) disables them.
-      - Omit to leave the keyword untouched.
+      - Omit to leave the keyword untouched, unless O(nat_idle_timeout) is given.
     type: int
   client_alive_count_max:
     description:
@@ -50,11 +50,24 @@ options:
         values in, instead of globally. The block is created at the end of the file if missing.
       - Only C(ClientAliveInterval) and C(ClientAliveCountMax) are allowed inside C(Match).
     type: str
-  idle_timeout:
+  nat_idle_timeout:
     description:
-      - Idle timeout in seconds of the shortest NAT or firewall on the path, if known. Used only to
-        warn when O(client_alive_interval) is not below it.
+      - Idle timeout in seconds of the shortest NAT or firewall on the path, if known.
+      - When O(client_alive_interval) is omitted it is derived from this with a 20% margin
+        (300 gives 240). An explicit interval that is not below it is an error.
     type: int
+  dead_peer_timeout:
+    description:
+      - Longest time in seconds a dead client may keep its session. The module fails when
+        interval × count-max (count-max defaults to OpenSSH's 3) is longer.
+    type: int
+  options:
+    description:
+      - Other single-valued sshd keywords to set in the same scope with the same first-value-wins
+        placement, for example C(LoginGraceTime). Keywords that may appear several times and add up
+        (C(AllowUsers), C(HostKey), C(Port) …) are not meant for this.
+    type: dict
+    default: {}
   state:
     description:
       - C(present) makes the given values effective; C(absent) removes the given keywords from the
@@ -107,6 +120,12 @@ EXAMPLES = r'''
     client_alive_count_max: 10
     backup: true
   notify: Reload sshd
+
+- name: Behind a firewall that drops idle connections after 5 minutes (interval derived as 240)
+  keepalive.ssh.sshd_keepalive:
+    nat_idle_timeout: 300
+    client_alive_count_max: 3
+    dead_peer_timeout: 900
 
 - name: Shorter dead-peer detection for one group of users only
   keepalive.ssh.sshd_keepalive:
@@ -161,8 +180,12 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     InputError,
     apply_server,
     check_int,
+    check_keyword,
+    check_text,
+    resolve_timing,
     semantic_warnings,
     server_effective,
+    timing_names,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSHD, ConfigError, Tree
@@ -175,12 +198,23 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
 
 def requested_settings(params):
     """Module options → {keyword: value-or-None}; None means 'leave alone'."""
+    count = check_int('client_alive_count_max', params['client_alive_count_max'])
+    interval = resolve_timing(timing_names('client_alive_interval'),
+                              check_int('client_alive_interval', params['client_alive_interval']), count,
+                              params['nat_idle_timeout'], params['dead_peer_timeout'])
     tcp = params['tcp_keepalive']
-    return {
-        'ClientAliveInterval': check_int('client_alive_interval', params['client_alive_interval']),
-        'ClientAliveCountMax': check_int('client_alive_count_max', params['client_alive_count_max']),
+    settings = {
+        'ClientAliveInterval': interval,
+        'ClientAliveCountMax': count,
         'TCPKeepAlive': None if tcp is None else ('yes' if tcp else 'no'),
     }
+    managed = set(k.lower() for k in settings)
+    for key, value in params['options'].items():
+        key = check_keyword('options', key)
+        if key.lower() in managed:
+            raise InputError('options: set %s with its own option' % key)
+        settings[key] = check_text('options.%s' % key, value)
+    return settings
 
 
 def validators(module, sshd):
@@ -223,7 +257,9 @@ def run_module():
             client_alive_count_max=dict(type='int'),
             tcp_keepalive=dict(type='bool'),
             match=dict(type='str'),
-            idle_timeout=dict(type='int'),
+            nat_idle_timeout=dict(type='int'),
+            dead_peer_timeout=dict(type='int'),
+            options=dict(type='dict', default={}),
             state=dict(type='str', default='present', choices=['present', 'absent']),
             backup=dict(type='bool', default=False),
             validate=dict(type='bool', default=True),
@@ -231,14 +267,14 @@ def run_module():
             sshd_binary=dict(type='str', default='sshd'),
             include_base=dict(type='path', default='/etc/ssh'),
         ),
-        required_one_of=[('client_alive_interval', 'client_alive_count_max', 'tcp_keepalive')],
+        required_one_of=[('client_alive_interval', 'client_alive_count_max', 'tcp_keepalive', 'nat_idle_timeout',
+                          'options')],
         supports_check_mode=True,
     )
     p = module.params
     path = p['path']
     try:
         settings = requested_settings(p)
-        check_int('idle_timeout', p['idle_timeout'], minimum=1)
     except InputError as e:
         module.fail_json(msg=str(e))
     if os.path.isdir(path):
@@ -246,8 +282,7 @@ def run_module():
     if not os.path.exists(path):
         module.fail_json(msg='path=%s does not exist; is openssh-server installed?' % path)
     if p['state'] == 'present':
-        for msg in semantic_warnings(settings['ClientAliveInterval'], settings['ClientAliveCountMax'],
-                                     SSHD, p['idle_timeout']):
+        for msg in semantic_warnings(settings['ClientAliveInterval'], settings['ClientAliveCountMax'], SSHD):
             module.warn(msg)
 
     with SafeDir(os.path.dirname(path) or '.') as directory:

@@ -150,3 +150,40 @@ def test_invalid_existing_config_fails_validation_untouched(user, tmp_path):
     assert result['failed'] and 'nosuchoption' in result['msg'].lower() and 'nothing was changed' in result['msg']
     assert config.read_text() == 'Host x\n    NoSuchOption yes\n'
     assert os.listdir(str(tmp_path)) == ['config']
+
+
+def test_system_wide_goes_to_the_included_drop_in(tmp_path):
+    etc = tmp_path / 'etc-ssh'
+    (etc / 'ssh_config.d').mkdir(parents=True)
+    main = etc / 'ssh_config'
+    main.write_text('Include %s/ssh_config.d/*.conf\n\nHost *\n    SendEnv LANG LC_*\n    ServerAliveInterval 5\n' % etc)
+    result = run_module('client_keepalive', dict(system_config=str(main), hosts=[PROFILE_HOSTS[0], PROFILE_HOSTS[3]]))
+    dropin = str(etc / 'ssh_config.d' / '50-keepalive.conf')
+    assert result['path'] == dropin and owner(dropin) == ('root', 'root', '0o644')
+    assert main.read_text().endswith('ServerAliveInterval 5\n')  # the packaged file is not edited
+    assert alive(main, 'bastion') == ('30', '20') and alive(main, 'other') == ('60', '10')
+
+
+def test_system_wide_without_drop_in_support_edits_the_file(tmp_path):
+    main = tmp_path / 'ssh_config'
+    main.write_text('Host *\n    SendEnv LANG LC_*\n')
+    result = run_module('client_keepalive', dict(system_config=str(main), hosts=[PROFILE_HOSTS[3]]))
+    assert result['path'] == str(main) and alive(main, 'x') == ('60', '10')
+
+
+def test_home_outside_passwd_gets_a_user_owned_ssh_dir(user, tmp_path):
+    home = tmp_path / 'simhome'
+    home.mkdir()
+    config = home / '.ssh' / 'config'
+    run_module('client_keepalive', dict(user=user.pw_name, path=str(config), hosts=PROFILE_HOSTS))
+    assert owner(str(home / '.ssh')) == (user.pw_name, user.pw_name, '0o700')
+    assert owner(str(config)) == (user.pw_name, user.pw_name, '0o600')
+
+
+def test_interval_derived_from_nat_idle_timeout(tmp_path):
+    config = tmp_path / 'config'
+    run_module('client_keepalive', dict(path=str(config), hosts=[dict(pattern='legacy-*', nat_idle_timeout=300)]))
+    assert ssh_G(config, 'legacy-1')['serveraliveinterval'] == '240'
+    result = run_module('client_keepalive', dict(path=str(config), hosts=[
+        dict(pattern='x', server_alive_interval=400, nat_idle_timeout=300)]))
+    assert result['failed'] and 'hosts[0].server_alive_interval=400 is not below hosts[0].nat_idle_timeout=300' in result['msg']

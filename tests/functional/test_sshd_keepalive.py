@@ -145,7 +145,38 @@ def test_path_that_is_a_directory(tmp_path):
 
 def test_semantic_warnings_are_returned(sshd_tree, hostkey):
     config = sshd_tree('debian12')
-    result = run_module('sshd_keepalive', args(config, hostkey, client_alive_interval=400,
-                                               client_alive_count_max=0, idle_timeout=300))
-    warnings = ' '.join(result.get('warnings', []))
-    assert 'ClientAliveCountMax 0' in warnings and 'not below the idle timeout of 300' in warnings
+    result = run_module('sshd_keepalive', args(config, hostkey, client_alive_interval=0, client_alive_count_max=0))
+    warnings = ' '.join(result['warnings'])
+    assert 'ClientAliveCountMax 0 disables the disconnect' in warnings and 'Interval 0 disables keepalive' in warnings
+
+
+def test_interval_derived_from_nat_idle_timeout(sshd_tree, hostkey):
+    config = sshd_tree('debian12')
+    result = run_module('sshd_keepalive', dict(args(config, hostkey, nat_idle_timeout=300), client_alive_interval=None))
+    assert result['effective']['ClientAliveInterval']['value'] == '240'
+    assert sshd_T(config, hostkey)['clientaliveinterval'] == '240'
+
+
+@pytest.mark.parametrize('extra,message', [
+    (dict(client_alive_interval=300, nat_idle_timeout=300),
+     'client_alive_interval=300 is not below nat_idle_timeout=300: the path drops an idle connection before the '
+     'first keepalive; use at most 240'),
+    (dict(client_alive_interval=60, client_alive_count_max=10, dead_peer_timeout=300),
+     'client_alive_interval × client_alive_count_max = 60 × 10 = 600 s exceeds dead_peer_timeout=300 s'),
+    (dict(client_alive_interval=120, client_alive_count_max=None, dead_peer_timeout=300),
+     '= 120 × 3 = 360 s exceeds'),
+])
+def test_timing_contradictions_fail_clearly(sshd_tree, hostkey, extra, message):
+    config = sshd_tree('debian12')
+    before = config.read_text()
+    result = run_module('sshd_keepalive', args(config, hostkey, **extra))
+    assert result['failed'] and message in result['msg'], result['msg']
+    assert config.read_text() == before
+
+
+def test_other_options_in_the_same_scope(sshd_tree, hostkey):
+    config = sshd_tree('match-blocks')
+    run_module('sshd_keepalive', args(config, hostkey, options={'LoginGraceTime': '30'}))
+    assert sshd_T(config, hostkey)['logingracetime'] == '30'
+    result = run_module('sshd_keepalive', args(config, hostkey, options={'Port': '22'}, match='User deploy'))
+    assert result['failed'] and 'Port cannot be set inside a Match block' in result['msg']

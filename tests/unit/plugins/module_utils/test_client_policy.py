@@ -19,7 +19,10 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     check_patterns,
     check_text,
     client_effective,
+    derive_interval,
+    resolve_timing,
     semantic_warnings,
+    timing_names,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, Document, Tree
 
@@ -250,5 +253,21 @@ def test_option_values_are_single_lines():
 def test_semantic_warnings():
     assert any('disables keepalive' in w for w in semantic_warnings(0, 3, SSHD))
     assert any('ClientAliveCountMax 0' in w for w in semantic_warnings(60, 0, SSHD))
-    assert any('not below the idle timeout' in w for w in semantic_warnings(300, 3, SSH, idle_timeout=300))
-    assert semantic_warnings(60, 10, SSHD, idle_timeout=300) == []
+    assert semantic_warnings(60, 10, SSHD) == []
+
+
+@pytest.mark.parametrize('timeout,interval', [(300, 240), (30, 24), (2, 1), (3600, 2880)])
+def test_derive_interval_keeps_a_margin(timeout, interval):
+    assert derive_interval(timeout) == interval < timeout
+
+
+def test_resolve_timing():
+    names = timing_names('server_alive_interval', 'hosts[1].')
+    assert resolve_timing(names, None, 5, 300) == 240
+    assert resolve_timing(names, 60, None) == 60
+    with pytest.raises(InputError, match=r'hosts\[1\].server_alive_interval=300 is not below hosts\[1\].nat_idle_timeout'):
+        resolve_timing(names, 300, 3, 300)
+    with pytest.raises(InputError, match=r'hosts\[1\].server_alive_count_max = 60 × 10 = 600 s exceeds'):
+        resolve_timing(names, 60, 10, None, 599)
+    with pytest.raises(InputError, match='nat_idle_timeout must be between 2'):
+        resolve_timing(names, None, 3, 1)

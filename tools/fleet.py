@@ -1,0 +1,322 @@
+"""Simulated fleet: real sshd processes on loopback addresses, each with its own /etc/ssh-like tree.
+
+One harness for the demo, molecule, the tests and the benchmark:
+
+    python tools/fleet.py up --root /tmp/fleet --size 12     # create trees, start sshd, write inventory
+    python tools/fleet.py down --root /tmp/fleet             # stop every process the fleet started
+
+Every host gets a Debian-like layout under ROOT/hosts/NAME (etc/ssh with
+sshd_config, sshd_config.d/, host key; home/USER/.ssh/config; run/sshd.pid;
+log/sshd.log), an address 127.42.X.Y and a port, and starts from one of the
+scenarios below — stock files from tests/fixtures, some of them drifted or
+tricky (Include-first with a cloud-init drop-in, Match blocks, globals after a
+Match, Host * first in a user's config).  Ansible reaches the hosts as root
+over real SSH with a fleet key.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.path.join(ROOT, 'tests', 'fixtures')
+EXAMPLE_GROUP_VARS = os.path.join(ROOT, 'examples', 'inventory', 'group_vars')
+SSHD = shutil.which('sshd') or '/usr/sbin/sshd'
+USERS = ('kaalice', 'kabob')
+
+# scenario → fixture of tests/fixtures/sshd it starts from
+SERVER_SCENARIOS = {
+    'cloud': 'ubuntu2404-cloud',         # Include first + 50-cloud-init.conf with ClientAliveInterval 0
+    'debian': 'debian12',                # stock, nothing set
+    'match': 'match-blocks',             # ClientAliveInterval 300 globally, Match blocks with own values
+    'rhel': 'rhel9',                     # Include first + 50-redhat.conf
+    'drifted': 'trailing-comments',      # 600 / 0 with trailing comments
+    'after-match': 'global-after-match',  # "global" lines that are really inside a Match block
+}
+# user → cycle of ssh_config fixtures (None: no ~/.ssh/config yet)
+USER_SCENARIOS = {
+    'kaalice': ['host-star-first', None, 'many-hosts'],
+    'kabob': [None, 'global-before-host', None],
+}
+GROUPS = ['bastion', 'prod_web', 'prod_db', 'office', 'prod_web', 'prod_db']
+PREFIX = {'bastion': 'bastion', 'prod_web': 'web', 'prod_db': 'db', 'office': 'office'}
+
+
+def run(argv, **kw):
+    return subprocess.run(argv, check=True, capture_output=True, text=True, **kw)
+
+
+def ensure_users():
+    """The fleet's client-side users exist in this machine's passwd (homes are per host, below ROOT)."""
+    for name in USERS:
+        if subprocess.run(['id', name], capture_output=True, check=False).returncode != 0:
+            run(['useradd', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', name])
+
+
+class Host:
+    def __init__(self, fleet, index):
+        self.index = index
+        self.group = GROUPS[index % len(GROUPS)]
+        self.scenario = sorted(SERVER_SCENARIOS)[(index * 5 + index // len(GROUPS)) % len(SERVER_SCENARIOS)]
+        count = sum(1 for i in range(index + 1) if GROUPS[i % len(GROUPS)] == self.group)
+        self.name = '%s-%02d' % (PREFIX[self.group], count)
+        self.address = '%s.%d.%d' % (fleet.net, index // 250, index % 250 + 1)
+        self.port = fleet.port
+        self.dir = os.path.join(fleet.root, 'hosts', self.name)
+        self.etc = os.path.join(self.dir, 'etc', 'ssh')
+        self.config = os.path.join(self.etc, 'sshd_config')
+        self.hostkey = os.path.join(self.etc, 'ssh_host_ed25519_key')
+        self.pidfile = os.path.join(self.dir, 'run', 'sshd.pid')
+        self.log = os.path.join(self.dir, 'log', 'sshd.log')
+
+    def user_config(self, user):
+        return os.path.join(self.dir, 'home', user, '.ssh', 'config')
+
+    def pid(self):
+        try:
+            with open(self.pidfile) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+
+class Fleet:
+    def __init__(self, root, size=12, port=2222, net='127.42', log_level='INFO'):
+        self.root = os.path.abspath(root)
+        self.size = size
+        self.port = port
+        self.net = net
+        self.log_level = log_level
+        self.key = os.path.join(self.root, 'id_ed25519')
+        self.known_hosts = os.path.join(self.root, 'known_hosts')
+        self.inventory = os.path.join(self.root, 'inventory', 'hosts.yml')
+        self.hosts = [Host(self, i) for i in range(size)]
+
+    # -- building ----------------------------------------------------------------------
+    def create(self):
+        """Fresh trees, keys and inventory (any previous fleet at ROOT is stopped first)."""
+        if os.path.exists(self.root):
+            stop_processes(self.root)
+            shutil.rmtree(self.root)
+        os.makedirs(os.path.join(self.root, 'cp'), mode=0o700)
+        os.makedirs('/run/sshd', exist_ok=True)
+        ensure_users()
+        run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'keepalive-fleet', '-f', self.key])
+        shutil.copy(self.key + '.pub', os.path.join(self.root, 'authorized_keys'))
+        known = []
+        for host in self.hosts:
+            self._create_host(host)
+            with open(host.hostkey + '.pub') as f:
+                known.append('[%s]:%d %s' % (host.address, host.port, ' '.join(f.read().split()[:2])))
+        with open(self.known_hosts, 'w') as f:
+            f.write('\n'.join(known) + '\n')
+        self._write_inventory()
+        with open(os.path.join(self.root, 'fleet.json'), 'w') as f:
+            json.dump({'size': self.size, 'port': self.port, 'net': self.net, 'log_level': self.log_level}, f)
+
+    def _create_host(self, host):
+        for sub in ('run', 'log'):
+            os.makedirs(os.path.join(host.dir, sub))
+        copy_fixture(os.path.join(FIXTURES, 'sshd', SERVER_SCENARIOS[host.scenario]), host.etc)
+        os.makedirs(os.path.join(host.etc, 'sshd_config.d'), exist_ok=True)
+        with open(host.config) as f:
+            scenario = f.read()
+        with open(host.config, 'w') as f:
+            f.write(self.harness_header(host) + scenario)
+        run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', host.name, '-f', host.hostkey])
+        for user, cycle in USER_SCENARIOS.items():
+            home = os.path.dirname(os.path.dirname(host.user_config(user)))
+            os.makedirs(home)
+            fixture = cycle[host.index % len(cycle)]
+            if fixture:
+                ssh_dir = os.path.dirname(host.user_config(user))
+                os.makedirs(ssh_dir, mode=0o700)
+                shutil.copy(os.path.join(FIXTURES, 'ssh', fixture, 'config'), host.user_config(user))
+                chown_tree(home, user)
+
+    def harness_header(self, host):
+        """Lines every simulated host needs to run as a sandbox; first, so they win over the scenario."""
+        return ('# --- keepalive.ssh fleet harness for %s (not part of the scenario) ---\n'
+                'ListenAddress %s:%d\nHostKey %s\nPidFile %s\nAuthorizedKeysFile %s\n'
+                'PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nLogLevel %s\n'
+                '# --- scenario: %s ---\n'
+                % (host.name, host.address, host.port, host.hostkey, host.pidfile,
+                   os.path.join(self.root, 'authorized_keys'), self.log_level, host.scenario))
+
+    def _write_inventory(self):
+        os.makedirs(os.path.dirname(self.inventory))
+        if os.path.isdir(EXAMPLE_GROUP_VARS):
+            shutil.copytree(EXAMPLE_GROUP_VARS, os.path.join(os.path.dirname(self.inventory), 'group_vars'))
+        groups = {}
+        for host in self.hosts:
+            groups.setdefault(host.group, {})[host.name] = self.host_vars(host)
+        inventory = {'all': {
+            'vars': self.connection_vars(),
+            'children': {
+                'bastion': {'hosts': groups.get('bastion', {})},
+                'office': {'hosts': groups.get('office', {})},
+                'prod': {'children': {'prod_web': {'hosts': groups.get('prod_web', {})},
+                                      'prod_db': {'hosts': groups.get('prod_db', {})}}},
+            }}}
+        with open(self.inventory, 'w') as f:
+            f.write('# Generated by tools/fleet.py: the simulated fleet at %s\n' % self.root)
+            yaml.safe_dump(inventory, f, default_flow_style=False, sort_keys=False)
+
+    def connection_vars(self):
+        return {
+            'ansible_user': 'root',
+            'ansible_ssh_private_key_file': self.key,
+            'ansible_ssh_common_args': '-F /dev/null -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes'
+                                       % self.known_hosts,
+            'ansible_ssh_args': '-o ControlMaster=auto -o ControlPersist=120s',
+            'ansible_control_path_dir': os.path.join(self.root, 'cp'),
+            'ansible_ssh_pipelining': True,
+            'ansible_ssh_transfer_method': 'piped',
+            'ansible_python_interpreter': sys.executable,
+            'keepalive_fleet_root': self.root,
+        }
+
+    def host_vars(self, host):
+        return {
+            'ansible_host': host.address,
+            'ansible_port': host.port,
+            'fleet_scenario': host.scenario,
+            'keepalive_sshd_config_path': host.config,
+            'keepalive_sshd_include_base': host.etc,
+            'keepalive_sshd_reload_command': 'kill -HUP "$(cat %s)"' % host.pidfile,
+            'keepalive_client_users': [{'name': u, 'config': host.user_config(u)} for u in USERS],
+        }
+
+    # -- running -----------------------------------------------------------------------
+    def start(self, timeout=30):
+        for host in self.hosts:
+            run([SSHD, '-f', host.config, '-E', host.log])
+        deadline = time.time() + timeout
+        for host in self.hosts:
+            while not listening(host.address, host.port):
+                if time.time() > deadline:
+                    raise RuntimeError('sshd of %s did not listen on %s:%d; see %s'
+                                       % (host.name, host.address, host.port, host.log))
+                time.sleep(0.05)
+
+    def stop(self):
+        stop_processes(self.root)
+
+    def ssh_argv(self, host, *command, **opts):
+        """A fresh SSH login to a host (never the persistent control socket)."""
+        argv = ['ssh', '-F', '/dev/null', '-o', 'UserKnownHostsFile=%s' % self.known_hosts,
+                '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'ControlPath=none',
+                '-o', 'ConnectTimeout=10', '-i', self.key, '-p', str(host.port)]
+        for k, v in opts.items():
+            argv += ['-o', '%s=%s' % (k, v)]
+        return argv + ['root@%s' % host.address] + list(command)
+
+    def can_login(self, host):
+        return subprocess.run(self.ssh_argv(host, 'true'), capture_output=True, check=False).returncode == 0
+
+
+def copy_fixture(src, dest):
+    """Copy a fixture tree, pointing its /etc/ssh paths at the copy."""
+    shutil.copytree(src, dest)
+    for dirpath, _dirs, files in os.walk(dest):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            with open(path, 'rb') as f:
+                data = f.read()
+            with open(path, 'wb') as f:
+                f.write(data.replace(b'/etc/ssh', dest.encode()))
+
+
+def chown_tree(top, user):
+    import pwd
+    pw = pwd.getpwnam(user)
+    for dirpath, _dirs, files in os.walk(top):
+        os.chown(dirpath, pw.pw_uid, pw.pw_gid)
+        for name in files:
+            os.chown(os.path.join(dirpath, name), pw.pw_uid, pw.pw_gid)
+
+
+def listening(address, port):
+    try:
+        with socket.create_connection((address, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _processes():
+    """{pid: (ppid, cmdline)} of every process."""
+    out = {}
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry) as f:
+                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+            with open('/proc/%s/cmdline' % entry, 'rb') as f:
+                cmdline = f.read().replace(b'\0', b' ').decode(errors='replace')
+        except (OSError, IndexError, ValueError):
+            continue
+        out[int(entry)] = (ppid, cmdline)
+    return out
+
+
+def stop_processes(root, timeout=10):
+    """End every process of a fleet: sshd listeners (by cmdline), their per-connection children, mux masters."""
+    procs = _processes()
+    roots = {pid for pid, (_pp, cmd) in procs.items() if root in cmd and pid != os.getpid()}
+    victims = set(roots)
+    grew = True
+    while grew:
+        children = {pid for pid, (pp, _cmd) in procs.items() if pp in victims} - victims
+        victims |= children
+        grew = bool(children)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in victims:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.time() + (timeout if sig == signal.SIGTERM else 2)
+        while time.time() < deadline and any(os.path.exists('/proc/%d' % p) for p in victims):
+            time.sleep(0.05)
+    return len(victims)
+
+
+def load(root):
+    with open(os.path.join(root, 'fleet.json')) as f:
+        meta = json.load(f)
+    return Fleet(root, meta['size'], meta['port'], meta['net'], meta['log_level'])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    sub = parser.add_subparsers(dest='command', required=True)
+    up = sub.add_parser('up', help='create the fleet and start every sshd')
+    up.add_argument('--root', required=True)
+    up.add_argument('--size', type=int, default=12)
+    up.add_argument('--port', type=int, default=2222)
+    up.add_argument('--net', default='127.42', help='first two octets of the loopback addresses')
+    up.add_argument('--log-level', default='INFO')
+    down = sub.add_parser('down', help='stop every process of the fleet')
+    down.add_argument('--root', required=True)
+    args = parser.parse_args(argv)
+    if args.command == 'up':
+        fleet = Fleet(args.root, args.size, args.port, args.net, args.log_level)
+        fleet.create()
+        fleet.start()
+        print(fleet.inventory)
+    else:
+        print('stopped %d processes' % stop_processes(os.path.abspath(args.root)))
+
+
+if __name__ == '__main__':
+    main()
