@@ -65,7 +65,10 @@ class Host:
     def __init__(self, fleet, index):
         self.index = index
         self.group = GROUPS[index % len(GROUPS)]
-        self.scenario = sorted(SERVER_SCENARIOS)[(index * 5 + index // len(GROUPS)) % len(SERVER_SCENARIOS)]
+        if fleet.scenarios:
+            self.scenario = fleet.scenarios[index % len(fleet.scenarios)]
+        else:  # vary scenario against group so every group meets every scenario in larger fleets
+            self.scenario = sorted(SERVER_SCENARIOS)[(index * 5 + index // len(GROUPS)) % len(SERVER_SCENARIOS)]
         count = sum(1 for i in range(index + 1) if GROUPS[i % len(GROUPS)] == self.group)
         self.name = '%s-%02d' % (PREFIX[self.group], count)
         self.address = '%s.%d.%d' % (fleet.net, index // 250, index % 250 + 1)
@@ -76,6 +79,11 @@ class Host:
         self.hostkey = os.path.join(self.etc, 'ssh_host_ed25519_key')
         self.pidfile = os.path.join(self.dir, 'run', 'sshd.pid')
         self.log = os.path.join(self.dir, 'log', 'sshd.log')
+
+    def user_fixture(self, user):
+        """The ssh_config fixture this user starts with on this host (None: no ~/.ssh/config)."""
+        cycle = USER_SCENARIOS[user]
+        return cycle[self.index % len(cycle)]
 
     def user_config(self, user):
         return os.path.join(self.dir, 'home', user, '.ssh', 'config')
@@ -89,12 +97,17 @@ class Host:
 
 
 class Fleet:
-    def __init__(self, root, size=12, port=2222, net='127.42', log_level='INFO'):
+    def __init__(self, root, size=12, port=2222, net='127.42', log_level='INFO', scenarios=None):
+        unknown = set(scenarios or ()) - set(SERVER_SCENARIOS)
+        if unknown:
+            raise ValueError('unknown scenario(s) %s; known: %s' % (', '.join(sorted(unknown)),
+                                                                    ', '.join(sorted(SERVER_SCENARIOS))))
         self.root = os.path.abspath(root)
         self.size = size
         self.port = port
         self.net = net
         self.log_level = log_level
+        self.scenarios = list(scenarios or ())
         self.key = os.path.join(self.root, 'id_ed25519')
         self.known_hosts = os.path.join(self.root, 'known_hosts')
         self.inventory = os.path.join(self.root, 'inventory', 'hosts.yml')
@@ -120,7 +133,8 @@ class Fleet:
             f.write('\n'.join(known) + '\n')
         self._write_inventory()
         with open(os.path.join(self.root, 'fleet.json'), 'w') as f:
-            json.dump({'size': self.size, 'port': self.port, 'net': self.net, 'log_level': self.log_level}, f)
+            json.dump({'size': self.size, 'port': self.port, 'net': self.net, 'log_level': self.log_level,
+                       'scenarios': self.scenarios}, f)
 
     def _create_host(self, host):
         for sub in ('run', 'log'):
@@ -132,10 +146,10 @@ class Fleet:
         with open(host.config, 'w') as f:
             f.write(self.harness_header(host) + scenario)
         run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', host.name, '-f', host.hostkey])
-        for user, cycle in USER_SCENARIOS.items():
+        for user in USERS:
             home = os.path.dirname(os.path.dirname(host.user_config(user)))
             os.makedirs(home)
-            fixture = cycle[host.index % len(cycle)]
+            fixture = host.user_fixture(user)
             if fixture:
                 ssh_dir = os.path.dirname(host.user_config(user))
                 os.makedirs(ssh_dir, mode=0o700)
@@ -152,12 +166,15 @@ class Fleet:
                    os.path.join(self.root, 'authorized_keys'), self.log_level, host.scenario))
 
     def _write_inventory(self):
-        os.makedirs(os.path.dirname(self.inventory))
+        inv_dir = os.path.dirname(self.inventory)
+        os.makedirs(os.path.join(inv_dir, 'host_vars'))
         if os.path.isdir(EXAMPLE_GROUP_VARS):
-            shutil.copytree(EXAMPLE_GROUP_VARS, os.path.join(os.path.dirname(self.inventory), 'group_vars'))
+            shutil.copytree(EXAMPLE_GROUP_VARS, os.path.join(inv_dir, 'group_vars'))
         groups = {}
         for host in self.hosts:
-            groups.setdefault(host.group, {})[host.name] = self.host_vars(host)
+            groups.setdefault(host.group, {})[host.name] = {'ansible_host': host.address, 'ansible_port': host.port}
+            with open(os.path.join(inv_dir, 'host_vars', host.name + '.yml'), 'w') as f:
+                yaml.safe_dump(self.host_vars(host), f, default_flow_style=False, sort_keys=False)
         inventory = {'all': {
             'vars': self.connection_vars(),
             'children': {
@@ -185,14 +202,14 @@ class Fleet:
         }
 
     def host_vars(self, host):
+        """Where this host's files are and how to reload its sshd: the role variables a real host would not need."""
         return {
-            'ansible_host': host.address,
-            'ansible_port': host.port,
             'fleet_scenario': host.scenario,
             'keepalive_sshd_config_path': host.config,
             'keepalive_sshd_include_base': host.etc,
             'keepalive_sshd_reload_command': 'kill -HUP "$(cat %s)"' % host.pidfile,
             'keepalive_client_users': [{'name': u, 'config': host.user_config(u)} for u in USERS],
+            'fleet_user_fixtures': {u: host.user_fixture(u) for u in USERS},
         }
 
     # -- running -----------------------------------------------------------------------
@@ -272,11 +289,18 @@ def _processes():
 def stop_processes(root, timeout=10):
     """End every process of a fleet: sshd listeners (by cmdline), their per-connection children, mux masters."""
     procs = _processes()
-    roots = {pid for pid, (_pp, cmd) in procs.items() if root in cmd and pid != os.getpid()}
+    ancestors = set()
+    pid = os.getpid()
+    while pid in procs and pid not in ancestors:
+        ancestors.add(pid)
+        pid = procs[pid][0]
+    # Only what the fleet started: 'sshd -f ROOT/hosts/…' listeners and 'ssh: ROOT/cp/… [mux]' masters.
+    marks = (os.path.join(root, 'hosts') + os.sep, os.path.join(root, 'cp') + os.sep)
+    roots = {pid for pid, (_pp, cmd) in procs.items() if any(m in cmd for m in marks)} - ancestors
     victims = set(roots)
     grew = True
     while grew:
-        children = {pid for pid, (pp, _cmd) in procs.items() if pp in victims} - victims
+        children = {pid for pid, (pp, _cmd) in procs.items() if pp in victims} - victims - ancestors
         victims |= children
         grew = bool(children)
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -294,7 +318,7 @@ def stop_processes(root, timeout=10):
 def load(root):
     with open(os.path.join(root, 'fleet.json')) as f:
         meta = json.load(f)
-    return Fleet(root, meta['size'], meta['port'], meta['net'], meta['log_level'])
+    return Fleet(root, meta['size'], meta['port'], meta['net'], meta['log_level'], meta['scenarios'])
 
 
 def main(argv=None):
@@ -306,11 +330,13 @@ def main(argv=None):
     up.add_argument('--port', type=int, default=2222)
     up.add_argument('--net', default='127.42', help='first two octets of the loopback addresses')
     up.add_argument('--log-level', default='INFO')
+    up.add_argument('--scenarios', default='', help='comma-separated scenarios to cycle through (default: all)')
     down = sub.add_parser('down', help='stop every process of the fleet')
     down.add_argument('--root', required=True)
     args = parser.parse_args(argv)
     if args.command == 'up':
-        fleet = Fleet(args.root, args.size, args.port, args.net, args.log_level)
+        fleet = Fleet(args.root, args.size, args.port, args.net, args.log_level,
+                      [x for x in args.scenarios.split(',') if x])
         fleet.create()
         fleet.start()
         print(fleet.inventory)

@@ -80,6 +80,12 @@ options:
         description: Per-block override of O(state).
         type: str
         choices: [present, absent]
+  nat_idle_timeout:
+    description: Default of O(hosts[].nat_idle_timeout) for every block that does not set its own.
+    type: int
+  dead_peer_timeout:
+    description: Default of O(hosts[].dead_peer_timeout) for every block that does not set its own.
+    type: int
   state:
     description:
       - C(present) makes the values effective. C(absent) removes the managed keywords (and the listed
@@ -206,6 +212,10 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
 )
 
 
+def _own_or(item, params, key):
+    return item.get(key) if item.get(key) is not None else params[key]
+
+
 def host_specs(params):
     """hosts: option → HostSpec list, every value checked before anything is read."""
     specs = []
@@ -215,7 +225,8 @@ def host_specs(params):
         count = check_int('%s.server_alive_count_max' % where, item.get('server_alive_count_max'))
         interval = resolve_timing(timing_names('server_alive_interval', where + '.'),
                                   check_int('%s.server_alive_interval' % where, item.get('server_alive_interval')),
-                                  count, item.get('nat_idle_timeout'), item.get('dead_peer_timeout'))
+                                  count, _own_or(item, params, 'nat_idle_timeout'),
+                                  _own_or(item, params, 'dead_peer_timeout'))
         settings = {'ServerAliveInterval': interval, 'ServerAliveCountMax': count}
         for key, value in (item.get('options') or {}).items():
             key = check_keyword('%s.options' % where, key)
@@ -305,6 +316,8 @@ def run_module():
                 options=dict(type='dict', default={}),
                 state=dict(type='str', choices=['present', 'absent']),
             )),
+            nat_idle_timeout=dict(type='int'),
+            dead_peer_timeout=dict(type='int'),
             state=dict(type='str', default='present', choices=['present', 'absent']),
             mode=dict(type='raw'),
             backup=dict(type='bool', default=False),
