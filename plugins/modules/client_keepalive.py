@@ -348,7 +348,10 @@ def run_module():
     try:
         directory = SafeDir(trusted, directory_part, create=create)
     except FileNotFoundError:
-        directory = None  # check mode and ~/.ssh is missing: the file would be new
+        if not module.check_mode:
+            module.fail_json(msg='%s does not exist; create it first (only a missing .ssh directory is created)'
+                             % trusted)
+        directory = None  # check mode: the directory and the file would be new
     except UnsafePath as e:
         module.fail_json(msg=str(e))
     try:

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from conftest import FIXTURES, owner, run_module, ssh_G
+from kalib import FIXTURES, owner, run_module, ssh_G
 
 PROFILE_HOSTS = [
     dict(pattern='bastion', server_alive_interval=30, server_alive_count_max=20),

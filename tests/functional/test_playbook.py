@@ -1,7 +1,7 @@
 """Both modules through ansible-playbook: check mode, diff, real run, idempotence."""
 import textwrap
 
-from conftest import SSHD, playbook, ssh_G, sshd_T
+from kalib import SSHD, playbook, ssh_G, sshd_T
 
 PLAY = textwrap.dedent('''
     - name: Keepalive on a scratch host

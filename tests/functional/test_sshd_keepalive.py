@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from conftest import SSHD, run_module, sshd_T
+from kalib import SSHD, run_module, sshd_T
 
 # Every stock/realistic server fixture: after one run sshd really uses 60/10, and a second run is a no-op.
 SERVER_FIXTURES = ['debian12', 'debian13', 'ubuntu2204', 'ubuntu2404', 'ubuntu2404-cloud',

@@ -7,7 +7,7 @@ __metaclass__ = type
 
 import difflib
 import os
-import shutil
+import sys
 
 import pytest
 
@@ -19,20 +19,16 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSHD, Tree
 
 FIXTURES = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'fixtures', 'sshd')
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'tools'))
+
+from fleet import copy_fixture  # noqa: E402  pylint: disable=wrong-import-position
 KEEPALIVE = {'ClientAliveInterval': 60, 'ClientAliveCountMax': 10, 'TCPKeepAlive': None}
 
 
 def materialize(name, tmp_path):
     """Copy a fixture tree and point its /etc/ssh paths at the copy."""
     dest = tmp_path / name
-    shutil.copytree(os.path.join(FIXTURES, name), str(dest))
-    for dirpath, _dirs, files in os.walk(str(dest)):
-        for f in files:
-            p = os.path.join(dirpath, f)
-            with open(p, 'rb') as fh:
-                data = fh.read()
-            with open(p, 'wb') as fh:
-                fh.write(data.replace(b'/etc/ssh', str(dest).encode()))
+    copy_fixture(os.path.join(FIXTURES, name), str(dest))
     return dest
 
 
