@@ -1,73 +1,186 @@
-"""`make demo` until the fleet exists: both modules end to end against a scratch config tree.
+"""`make demo`: a simulated fleet rollout on this machine.
 
-Copies the Ubuntu cloud-image fixture (Include first, cloud-init drop-in with
-ClientAliveInterval 0) and a user config with the classic 'Host * first'
-mistake into a scratch directory, shows what sshd and ssh would really use,
-runs the modules through ansible-playbook, and shows the values again.
+1. start a fleet of real sshd processes on loopback (tools/fleet.py), some with drifted or tricky
+   configs (cloud-init drop-in, Match blocks, globals after a Match, Host * first for a user);
+2. audit it (keepalive.ssh.audit): the table shows the drift;
+3. roll out keepalive.ssh.site: a canary host, then batches, stopping on the first failure;
+4. audit again: every host compliant;
+5. roll out once more: nothing changes (changed=0);
+6. stop every sshd it started — also on Ctrl-C — and print where the reports are.
+
+    python tools/demo.py [--size 12] [--forks 20] [--out demo-out] [--root /tmp/keepalive-demo-fleet]
 """
+
+import argparse
+import json
 import os
-import shutil
+import re
+import signal
 import subprocess
 import sys
-import tempfile
+import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SSHD = shutil.which('sshd') or '/usr/sbin/sshd'
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from fleet import ROOT, Fleet  # noqa: E402  pylint: disable=wrong-import-position
 
-def effective(argv, keys):
-    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
-    return ', '.join(line for line in out.splitlines() if line.split(' ')[0] in keys)
+RECAP = re.compile(r'^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)')
 
 
-def main():
-    work = tempfile.mkdtemp(prefix='keepalive-demo-')
-    etc = os.path.join(work, 'etc', 'ssh')
-    shutil.copytree(os.path.join(ROOT, 'tests', 'fixtures', 'sshd', 'ubuntu2404-cloud'), etc)
-    main_cfg = os.path.join(etc, 'sshd_config')
-    with open(main_cfg) as f:
-        text = f.read().replace('/etc/ssh', etc)
-    with open(main_cfg, 'w') as f:
-        f.write(text)
-    hostkey = os.path.join(etc, 'ssh_host_ed25519_key')
-    subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', hostkey], check=True)
-    user_cfg = os.path.join(work, 'alice', '.ssh', 'config')
-    os.makedirs(os.path.dirname(user_cfg), mode=0o700)
-    shutil.copy(os.path.join(ROOT, 'tests', 'fixtures', 'ssh', 'host-star-first', 'config'), user_cfg)
-    os.makedirs('/run/sshd', exist_ok=True)
-
-    server = [SSHD, '-T', '-f', main_cfg, '-h', hostkey]
-    client = ['ssh', '-G', '-F', user_cfg, 'bastion']
-    keys = ('clientaliveinterval', 'clientalivecountmax', 'serveraliveinterval', 'serveralivecountmax')
-    print('scratch tree: %s' % work)
-    print('before  sshd -T: %s' % effective(server, keys))
-    print('before  ssh -G bastion: %s' % effective(client, keys))
-
-    play = os.path.join(work, 'demo.yml')
-    with open(play, 'w') as f:
-        f.write('''- hosts: localhost
-  gather_facts: false
-  tasks:
-    - keepalive.ssh.sshd_keepalive:
-        path: %s
-        client_alive_interval: 60
-        client_alive_count_max: 10
-        validate_command: "%s -t -f %%s -h %s"
-    - keepalive.ssh.client_keepalive:
-        path: %s
-        hosts:
-          - {pattern: bastion, server_alive_interval: 30, server_alive_count_max: 20}
-          - {pattern: "prod-*", server_alive_interval: 120, server_alive_count_max: 5}
-          - {pattern: "*", server_alive_interval: 60, server_alive_count_max: 10}
-''' % (main_cfg, SSHD, hostkey, user_cfg))
-    env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_INVENTORY_UNPARSED_WARNING='false')
+def ansible_env(forks):
     bin_dir = os.path.dirname(sys.executable)
-    for flags in (['--diff'], []):
-        subprocess.run([os.path.join(bin_dir, 'ansible-playbook'), play] + flags, env=env, check=True)
-    print('after   sshd -T: %s' % effective(server, keys))
-    print('after   ssh -G bastion: %s' % effective(client, keys))
-    print('(the second ansible-playbook run above reports changed=0)')
+    return dict(os.environ,
+                PATH=bin_dir + os.pathsep + os.environ.get('PATH', ''),
+                ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.build'),
+                ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+                ANSIBLE_FORKS=str(forks),
+                ANSIBLE_NOCOWS='1',
+                ANSIBLE_LOCALHOST_WARNING='false',
+                ANSIBLE_INVENTORY_UNPARSED_WARNING='false',
+                ANSIBLE_RETRY_FILES_ENABLED='false')
+
+
+def ensure_collection_link():
+    link = os.path.join(ROOT, '.build', 'ansible_collections', 'keepalive', 'ssh')
+    if not os.path.lexists(link):
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(ROOT, link)
+
+
+def playbook(name, fleet, env, *extra, show=None):
+    """Run a collection playbook; stream the lines `show` accepts; return (rc, {host: counts})."""
+    argv = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i',
+            os.path.dirname(fleet.inventory), 'keepalive.ssh.%s' % name] + list(extra)
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    recap = {}
+    for line in proc.stdout:
+        m = RECAP.match(line.strip())
+        if m:
+            recap[m.group(1)] = dict(ok=int(m.group(2)), changed=int(m.group(3)), unreachable=int(m.group(4)),
+                                     failed=int(m.group(5)))
+        if show is not None:
+            show(line.rstrip('\n'))
+    return proc.wait(), recap
+
+
+class BatchProgress:
+    """Turns ansible-playbook's output of a serial play into one line per batch."""
+
+    def __init__(self):
+        self.batch = 0
+        self.hosts = set()
+        self.changed = set()
+        self.failed = []
+
+    def __call__(self, line):
+        if line.startswith('PLAY [') or line.startswith('PLAY RECAP'):
+            self.flush()
+            if line.startswith('PLAY ['):
+                self.batch += 1
+            return
+        m = re.match(r'^(ok|changed|fatal|failed): \[([^\] ]+)', line)
+        if m:
+            self.hosts.add(m.group(2))
+            if m.group(1) == 'changed':
+                self.changed.add(m.group(2))
+            if m.group(1) in ('fatal', 'failed'):
+                self.failed.append(line[:400])
+        elif 'msg' in line and self.failed:
+            self.failed.append(line.strip()[:400])
+
+    def flush(self):
+        if not self.hosts:
+            return
+        kind = 'canary' if self.batch == 1 else 'batch %d' % self.batch
+        print('  %-8s %2d host(s): %s — changed on %d' % (kind, len(self.hosts), ', '.join(sorted(self.hosts)),
+                                                          len(self.changed)), flush=True)
+        for line in self.failed:
+            print('    ' + line, flush=True)
+        self.hosts, self.changed, self.failed = set(), set(), []
+
+
+def audit(fleet, env, out_dir):
+    def show(line):
+        if line.startswith('        "') and not line.startswith('        "report'):
+            print('  ' + json.loads(line.strip().rstrip(',')), flush=True)
+    rc, _recap = playbook('audit', fleet, env, '-e', 'keepalive_report_dir=%s' % out_dir, show=show)
+    with open(os.path.join(out_dir, 'keepalive-report.json')) as f:
+        return rc, json.load(f)
+
+
+def interrupt(signum, frame):
+    """SIGTERM ends the demo through the same cleanup path as Ctrl-C."""
+    raise KeyboardInterrupt()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
+    parser.add_argument('--size', type=int, default=12, help='number of simulated hosts (default 12)')
+    parser.add_argument('--forks', type=int, default=20)
+    parser.add_argument('--out', default=os.path.join(os.getcwd(), 'demo-out'), help='report directory')
+    parser.add_argument('--root', default='/tmp/keepalive-demo-fleet', help='where the fleet lives')
+    parser.add_argument('--port', type=int, default=2222)
+    parser.add_argument('--net', default='127.42')
+    args = parser.parse_args(argv)
+    ensure_collection_link()
+    env = ansible_env(args.forks)
+    fleet = Fleet(args.root, size=args.size, port=args.port, net=args.net)
+    signal.signal(signal.SIGTERM, interrupt)
+    started = time.time()
+    summary = {}
+    try:
+        print('== starting %d simulated hosts under %s' % (args.size, args.root), flush=True)
+        fleet.create()
+        fleet.start()
+        by_scenario = {}
+        for host in fleet.hosts:
+            by_scenario.setdefault(host.scenario, []).append(host.name)
+        for scenario, names in sorted(by_scenario.items()):
+            print('  %-12s %s' % (scenario, ', '.join(names)), flush=True)
+
+        print('\n== audit before the rollout', flush=True)
+        _rc, before = audit(fleet, env, os.path.join(args.out, 'before'))
+
+        print('\n== rollout (keepalive.ssh.site: canary first, then batches of 25%; stops on the first failure)',
+              flush=True)
+        progress = BatchProgress()
+        rc, recap = playbook('site', fleet, env, show=progress)
+        progress.flush()
+        summary['rollout_rc'] = rc
+        summary['rollout_changed_hosts'] = sum(1 for r in recap.values() if r['changed'])
+
+        print('\n== audit after the rollout', flush=True)
+        _rc, after = audit(fleet, env, os.path.join(args.out, 'after'))
+
+        print('\n== second rollout (must change nothing)', flush=True)
+        rc2, recap2 = playbook('site', fleet, env)
+        summary['second_rollout_rc'] = rc2
+        summary['second_rollout_changed'] = sum(r['changed'] for r in recap2.values())
+        print('  changed=%d on %d hosts' % (summary['second_rollout_changed'], len(recap2)), flush=True)
+
+        summary.update(
+            hosts=args.size,
+            compliant_before=sum(1 for r in before if r['compliant'] == 'yes'),
+            compliant_after=sum(1 for r in after if r['compliant'] == 'yes'),
+            seconds=round(time.time() - started, 1))
+        with open(os.path.join(args.out, 'summary.json'), 'w') as f:
+            json.dump(summary, f, indent=2)
+    except KeyboardInterrupt:
+        print('\ninterrupted: stopping the fleet', flush=True)
+        return 130
+    finally:
+        stopped = fleet.stop()
+        print('\n== fleet stopped (%d processes)' % stopped, flush=True)
+
+    ok = (summary['rollout_rc'] == 0 and summary['compliant_after'] == args.size
+          and summary['second_rollout_changed'] == 0 and summary['second_rollout_rc'] == 0)
+    print('compliant before: %d/%d, after: %d/%d, second rollout changed=%d, %.0f s'
+          % (summary['compliant_before'], args.size, summary['compliant_after'], args.size,
+             summary['second_rollout_changed'], summary['seconds']))
+    print('reports: %s/before/keepalive-report.{json,csv}, %s/after/keepalive-report.{json,csv}, %s/summary.json'
+          % (args.out, args.out, args.out))
+    return 0 if ok else 1
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -141,6 +141,12 @@ class Fleet:
             os.makedirs(os.path.join(host.dir, sub))
         copy_fixture(os.path.join(FIXTURES, 'sshd', SERVER_SCENARIOS[host.scenario]), host.etc)
         os.makedirs(os.path.join(host.etc, 'sshd_config.d'), exist_ok=True)
+        # the system-wide client config, Debian's (Include ssh_config.d/*.conf first)
+        os.makedirs(os.path.join(host.etc, 'ssh_config.d'))
+        with open(os.path.join(FIXTURES, 'ssh', 'stock-debian', 'config')) as f:
+            system = f.read().replace('/etc/ssh', host.etc)
+        with open(os.path.join(host.etc, 'ssh_config'), 'w') as f:
+            f.write(system)
         with open(host.config) as f:
             scenario = f.read()
         with open(host.config, 'w') as f:
@@ -209,6 +215,7 @@ class Fleet:
             'keepalive_sshd_include_base': host.etc,
             'keepalive_sshd_reload_command': 'kill -HUP "$(cat %s)"' % host.pidfile,
             'keepalive_client_users': [{'name': u, 'config': host.user_config(u)} for u in USERS],
+            'keepalive_client_system_config': os.path.join(host.etc, 'ssh_config'),
             'fleet_user_fixtures': {u: host.user_fixture(u) for u in USERS},
         }
 
@@ -225,7 +232,7 @@ class Fleet:
                 time.sleep(0.05)
 
     def stop(self):
-        stop_processes(self.root)
+        return stop_processes(self.root)
 
     def ssh_argv(self, host, *command, **opts):
         """A fresh SSH login to a host (never the persistent control socket)."""
@@ -322,7 +329,7 @@ def load(root):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     sub = parser.add_subparsers(dest='command', required=True)
     up = sub.add_parser('up', help='create the fleet and start every sshd')
     up.add_argument('--root', required=True)

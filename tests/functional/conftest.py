@@ -53,5 +53,3 @@ def user(users):
     clear_ssh_dir(pw)
     yield pw
     clear_ssh_dir(pw)
-
-

@@ -43,7 +43,7 @@ def test_unknown_server_profile_fails_clearly(tmp_path):
 def test_unknown_client_profile_fails_clearly(tmp_path):
     rc, out, _recap = run_role(tmp_path, 'keepalive.ssh.client', {
         'keepalive_client_users': [{'name': 'root', 'config': str(tmp_path / 'c'), 'profiles': ['bastion', 'mars']}]})
-    assert rc != 0 and 'unknown keepalive client profile(s) mars' in out
+    assert rc != 0 and 'unknown keepalive client profile(s) mars for user root' in out
 
 
 def test_declared_nat_timeout_contradicting_a_profile_fails(tmp_path):

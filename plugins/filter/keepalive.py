@@ -1,0 +1,127 @@
+# -*- coding: utf-8 -*-
+# Copyright: keepalive.ssh developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters the roles and playbooks share: which Host blocks a user gets, and the fleet audit report."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import csv
+import io
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import derive_interval
+
+SERVER_COLUMNS = ('clientaliveinterval', 'clientalivecountmax')
+
+
+def client_blocks(user, profiles, default_profiles, extra_hosts=None):
+    """The Host blocks of one entry of keepalive_client_users: its profiles, then shared and own extra blocks."""
+    names = user.get('profiles', default_profiles)
+    unknown = [n for n in names if n not in profiles]
+    if unknown:
+        raise AnsibleFilterError('unknown keepalive client profile(s) %s for user %s; choose from %s'
+                                 % (', '.join(unknown), user.get('name'), ', '.join(profiles)))
+    return [dict(profiles[n]) for n in names] + list(extra_hosts or []) + list(user.get('hosts') or [])
+
+
+def client_plan(users, profiles, default_profiles, extra_hosts=None):
+    """keepalive_client_users → [{name, config, hosts, state}]: what the client role applies, and the audit expects."""
+    return [{'name': u['name'], 'config': u.get('config'), 'state': u.get('state', 'present'),
+             'hosts': client_blocks(u, profiles, default_profiles, extra_hosts)} for u in users]
+
+
+def keepalive_interval(interval, nat_idle_timeout=None):
+    """The interval a role asks for: explicit, else derived from a declared NAT idle timeout."""
+    if interval is not None:
+        return interval
+    return derive_interval(int(nat_idle_timeout)) if nat_idle_timeout else None
+
+
+def _clients_summary(clients):
+    parts = []
+    for user, data in sorted(clients.items()):
+        values = []
+        for host, kv in data['hosts'].items():
+            values.append('%s %s/%s' % (host, kv['ServerAliveInterval']['value'], kv['ServerAliveCountMax']['value']))
+        parts.append('%s[%s]' % (user, ', '.join(values)))
+    return ' '.join(parts)
+
+
+def audit_rows(hostvars, hosts, result_var='keepalive_audit'):
+    """One row per audited host, from the keepalive_info results registered as ``result_var``."""
+    rows = []
+    for name in hosts:
+        hv = hostvars[name]
+        if result_var not in hv:
+            continue
+        info = hv[result_var]
+        if info.get('failed') or info.get('unreachable'):
+            rows.append({'host': name, 'groups': ' '.join(hv.get('group_names', [])),
+                         'profile': hv.get('keepalive_sshd_profile', ''), 'clientaliveinterval': '',
+                         'clientalivecountmax': '', 'clients': '', 'compliant': 'no',
+                         'drift': 'audit failed: %s' % info.get('msg', 'unreachable'), 'detail': {}})
+            continue
+        server = info.get('sshd', {}).get('effective', {})
+        rows.append({
+            'host': name,
+            'groups': ' '.join(g for g in hv.get('group_names', [])),
+            'profile': hv.get('keepalive_sshd_profile', ''),
+            'clientaliveinterval': server.get('clientaliveinterval', ''),
+            'clientalivecountmax': server.get('clientalivecountmax', ''),
+            'clients': _clients_summary(info.get('clients', {})),
+            'compliant': 'yes' if info.get('compliant') else 'no',
+            'drift': '; '.join(info.get('drift', [])),
+            'detail': {'sshd': info.get('sshd'), 'clients': info.get('clients')},
+        })
+    return rows
+
+
+CSV_COLUMNS = ('host', 'groups', 'profile', 'clientaliveinterval', 'clientalivecountmax', 'clients', 'compliant',
+               'drift')
+
+
+def audit_csv(rows):
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction='ignore', lineterminator='\n')
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def _drift_summary(drift):
+    """'sshd 2, kaalice 6' from the drift sentences (the full text is in the CSV and JSON)."""
+    counts = {}
+    for sentence in drift.split('; ') if drift else []:
+        who = sentence.split(':', 1)[0]
+        counts[who] = counts.get(who, 0) + 1
+    return ', '.join('%s %d' % (who, n) for who, n in counts.items())
+
+
+def audit_table(rows):
+    """A fixed-width table for the terminal (drift as counts per source), with a compliance total."""
+    columns = (('host', 'host'), ('groups', 'groups'), ('profile', 'profile'),
+               ('clientaliveinterval', 'ClientAliveInterval'), ('clientalivecountmax', 'CountMax'),
+               ('compliant', 'compliant'), ('drift', 'drifted values'))
+    cells = [[str(r[key]) if key != 'drift' else _drift_summary(r[key]) for key, _t in columns] for r in rows]
+    if any(r['drift'].startswith('audit failed') for r in rows):
+        cells = [c if not r['drift'].startswith('audit failed') else c[:-1] + [r['drift']]
+                 for c, r in zip(cells, rows)]
+    widths = [max([len(title)] + [len(c[i]) for c in cells]) for i, (_k, title) in enumerate(columns)]
+    lines = ['  '.join(title.ljust(w) for (_k, title), w in zip(columns, widths)).rstrip()]
+    lines += ['  '.join(c.ljust(w) for c, w in zip(cell, widths)).rstrip() for cell in cells]
+    ok = sum(1 for r in rows if r['compliant'] == 'yes')
+    lines.append('compliant: %d/%d hosts (%d%%)' % (ok, len(rows), 100 * ok // len(rows) if rows else 0))
+    return lines
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            'client_plan': client_plan,
+            'keepalive_interval': keepalive_interval,
+            'audit_rows': audit_rows,
+            'audit_csv': audit_csv,
+            'audit_table': audit_table,
+        }

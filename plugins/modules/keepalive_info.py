@@ -1,0 +1,320 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: keepalive.ssh developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: keepalive_info
+short_description: Report the keepalive settings OpenSSH really uses on a host, and where they come from
+version_added: 0.1.0
+description:
+  - Read-only. Server side from C(sshd -T) (optionally with a connection spec so C(Match) blocks are
+    evaluated), client side from C(ssh -G) for listed users and host names.
+  - For every value also returns the file and line it comes from and the lines it shadows, computed
+    by the collection's config engine on the same files.
+  - Optionally compares the effective values with expected ones and reports C(compliant) and the
+    reasons for any drift.
+author:
+  - keepalive.ssh developers (@keepalive-ssh)
+options:
+  sshd_config:
+    description: Main sshd configuration file. Set to C(null) to skip the server side.
+    type: path
+    default: /etc/ssh/sshd_config
+  include_base:
+    description: Directory relative C(Include) paths in sshd_config resolve against.
+    type: path
+    default: /etc/ssh
+  connection:
+    description:
+      - "Connection spec for C(sshd -T -C) so C(Match) blocks are honoured, for example
+        C({user: alice, host: laptop.example.com, addr: 203.0.113.7})."
+      - "Keys: C(user), C(host), C(addr), C(laddr), C(lport), C(rdomain)."
+    type: dict
+  sshd_binary:
+    description: sshd executable.
+    type: str
+    default: sshd
+  ssh_binary:
+    description: ssh executable.
+    type: str
+    default: ssh
+  system_config:
+    description:
+      - System-wide ssh_config, read after each user's file as ssh does. C(null) leaves it out.
+    type: path
+    default: /etc/ssh/ssh_config
+  users:
+    description: Users whose client settings are reported.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: Local user name.
+        type: str
+        required: true
+      config:
+        description: The user's ssh_config. Defaults to C(~name/.ssh/config) from the passwd database.
+        type: path
+      expect:
+        description:
+          - Expected Host blocks (as for M(keepalive.ssh.client_keepalive)'s O(keepalive.ssh.client_keepalive#module:hosts)),
+            compared with C(ssh -G) for each block's first pattern.
+        type: list
+        elements: dict
+        aliases: [hosts]
+      state:
+        description: Users with C(absent) are skipped, so a role's plan can be passed as it is.
+        type: str
+        choices: [present, absent]
+        default: present
+  hosts:
+    description: Host names to ask C(ssh -G) about for every user (in addition to the expected blocks' patterns).
+    type: list
+    elements: str
+    default: []
+  expect_server:
+    description: "Expected server values, C({client_alive_interval: 60, client_alive_count_max: 10})."
+    type: dict
+attributes:
+  check_mode:
+    description: Never changes anything; runs the same in check mode.
+    support: full
+  diff_mode:
+    description: Returns no diff.
+    support: none
+notes:
+  - C(sshd -T) needs root (it reads the host keys).
+seealso:
+  - module: keepalive.ssh.sshd_keepalive
+  - module: keepalive.ssh.client_keepalive
+'''
+
+EXAMPLES = r'''
+- name: What does sshd use for alice coming from the VPN?
+  keepalive.ssh.keepalive_info:
+    connection: {user: alice, host: vpn-client, addr: 10.8.0.12}
+  register: info
+
+- name: Audit against the profile
+  keepalive.ssh.keepalive_info:
+    users:
+      - name: alice
+        expect:
+          - {pattern: bastion, server_alive_interval: 30, server_alive_count_max: 20}
+          - {pattern: "*", server_alive_interval: 60, server_alive_count_max: 10}
+    expect_server: {client_alive_interval: 60, client_alive_count_max: 10}
+  register: info
+  failed_when: not info.compliant
+'''
+
+RETURN = r'''
+sshd:
+  description: Server side; absent when O(sshd_config=null).
+  returned: when sshd_config is set
+  type: dict
+  contains:
+    version:
+      description: OpenSSH version of the sshd binary.
+      type: str
+      sample: OpenSSH_9.2
+    effective:
+      description: Values from C(sshd -T), lower-case keywords.
+      type: dict
+      sample: {clientaliveinterval: "60", clientalivecountmax: "10", tcpkeepalive: "yes"}
+    sources:
+      description: File and line each managed keyword comes from, and the lines it shadows.
+      type: dict
+clients:
+  description: By user, the config file and, by host name, ServerAliveInterval/ServerAliveCountMax from C(ssh -G) with their source.
+  returned: always
+  type: dict
+  sample:
+    alice:
+      config: /home/alice/.ssh/config
+      exists: true
+      hosts: {bastion: {ServerAliveInterval: {value: "30", file: /home/alice/.ssh/config, line: 2}}}
+ssh_version:
+  description: OpenSSH version of the ssh binary.
+  returned: when users are listed
+  type: str
+compliant:
+  description: True when every expected value is what OpenSSH uses (always true without expectations).
+  returned: always
+  type: bool
+drift:
+  description: One sentence per value that differs from the expectation.
+  returned: always
+  type: list
+  elements: str
+  sample: ["sshd: ClientAliveInterval is 0, expected 60 (from /etc/ssh/sshd_config.d/50-cloud-init.conf:2)"]
+'''
+
+import contextlib
+import os
+import pwd
+import re
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
+    CLIENT_KEYWORDS,
+    SERVER_KEYWORDS,
+    check_patterns,
+    client_effective,
+    server_effective,
+)
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, ConfigError, Tree
+from ansible_collections.keepalive.ssh.plugins.module_utils.staging import Stage
+from ansible_collections.keepalive.ssh.plugins.module_utils.support import find_binary
+
+SERVER_EXPECT = {'client_alive_interval': 'ClientAliveInterval', 'client_alive_count_max': 'ClientAliveCountMax'}
+CLIENT_EXPECT = {'server_alive_interval': 'ServerAliveInterval', 'server_alive_count_max': 'ServerAliveCountMax'}
+CONNECTION_KEYS = ('user', 'host', 'addr', 'laddr', 'lport', 'rdomain')
+
+
+def version(module, binary):
+    """'OpenSSH_9.2' from '-V' (old sshd print it in their usage message instead)."""
+    _rc, out, err = module.run_command([binary, '-V'])
+    found = re.search(r'OpenSSH_[\w.]+', err + out)
+    return found.group(0) if found else 'unknown'
+
+
+def parse_settings(text):
+    return dict(line.split(None, 1) for line in text.splitlines() if len(line.split(None, 1)) == 2)
+
+
+def where(info):
+    return ' (from %s:%s)' % (info['file'], info['line']) if info else ' (not set: OpenSSH default)'
+
+
+def server_side(module, p, drift):
+    sshd = find_binary(module, p['sshd_binary'], 'sshd_binary', 'openssh-server')
+    path = p['sshd_config']
+    if not os.path.isfile(path):
+        module.fail_json(msg='sshd_config=%s does not exist' % path)
+    argv = [sshd, '-T', '-f', path]
+    conn = p['connection'] or {}
+    unknown = set(conn) - set(CONNECTION_KEYS)
+    if unknown:
+        module.fail_json(msg='connection: unknown key(s) %s; use %s' % (', '.join(sorted(unknown)), ', '.join(CONNECTION_KEYS)))
+    if conn:
+        argv += ['-C', ','.join('%s=%s' % (k, conn[k]) for k in CONNECTION_KEYS if conn.get(k) is not None)]
+    rc, out, err = module.run_command(argv, environ_update={'LC_ALL': 'C'})
+    if rc != 0:
+        module.fail_json(msg='sshd -T could not read %s: %s' % (path, (err or out).strip()), rc=rc, cmd=' '.join(argv))
+    effective = dict((k, v) for k, v in parse_settings(out).items()
+                     if k in ('clientaliveinterval', 'clientalivecountmax', 'tcpkeepalive'))
+    try:
+        sources = server_effective(Tree(path, SSHD, base_dir=p['include_base']), SERVER_KEYWORDS)
+    except ConfigError as e:
+        module.fail_json(msg='%s: %s' % (path, e))
+    for option, keyword in SERVER_EXPECT.items():
+        want = (p['expect_server'] or {}).get(option)
+        got = effective.get(keyword.lower())
+        if want is not None and str(want) != got:
+            drift.append('sshd: %s is %s, expected %s%s' % (keyword, got, want, where(sources.get(keyword))))
+    return {'version': version(module, sshd), 'effective': effective, 'sources': sources,
+            'connection': conn or None}
+
+
+def user_config(module, entry):
+    if entry.get('config'):
+        return entry['config']
+    try:
+        return os.path.join(pwd.getpwnam(entry['name']).pw_dir, '.ssh', 'config')
+    except KeyError:
+        module.fail_json(msg='users: %s does not exist in the passwd database' % entry['name'])
+
+
+def client_values(module, ssh, wrapper, trees, name, entry, expected, drift):
+    """ServerAlive* for one host name: value from ssh -G, source from the engine, drift against expectations."""
+    rc, out, err = module.run_command([ssh, '-G', '-F', wrapper, name], environ_update={'LC_ALL': 'C'})
+    if rc != 0:
+        module.fail_json(msg='ssh -G could not read the configuration of %s (%s): %s'
+                         % (entry['name'], ', '.join(t.path for t in trees), err.strip()))
+    values = parse_settings(out)
+    sources = {}
+    for tree in trees:
+        for keyword, info in client_effective(tree, name).items():
+            sources.setdefault(keyword, info)
+    for option, keyword in CLIENT_EXPECT.items():
+        want = expected.get(name, {}).get(option)
+        got = values.get(keyword.lower())
+        if want is not None and str(want) != got:
+            drift.append('%s: %s for %s is %s, expected %s%s'
+                         % (entry['name'], keyword, name, got, want, where(sources.get(keyword))))
+    return dict((k, dict(sources.get(k, {}), value=values.get(k.lower()))) for k in CLIENT_KEYWORDS)
+
+
+def client_side(module, p, ssh, entry, drift):
+    """ssh -G for every host of interest, reading the user's file then the system file, as ssh does."""
+    config = user_config(module, entry)
+    expected = {}
+    for n, block in enumerate(entry.get('expect') or []):
+        probe = check_patterns('users.expect[%d].pattern' % n, block['pattern'])[0]
+        expected[probe] = block
+    names = list(dict.fromkeys(list(expected) + list(p['hosts'])))
+    files = [f for f in (config, p['system_config']) if f and os.path.isfile(f)]
+    hosts = {}
+    try:
+        trees = [Tree(x, SSH) for x in files]
+        # ssh refuses to Include another user's file when run as root, and -F replaces both files:
+        # stage root-owned copies and include them in ssh's order (user, then system) from a wrapper.
+        with contextlib.ExitStack() as stack:
+            staged = [stack.enter_context(Stage(tree, tmpdir=module.tmpdir)) for tree in trees]
+            fd, wrapper = tempfile.mkstemp(prefix='keepalive-info-', dir=module.tmpdir)
+            stack.callback(os.unlink, wrapper)
+            with os.fdopen(fd, 'w') as f:
+                f.write(''.join('Include "%s"\n' % x for x in staged))
+            for name in names:
+                hosts[name] = client_values(module, ssh, wrapper, trees, name, entry, expected, drift)
+    except ConfigError as e:
+        module.fail_json(msg='%s: %s' % (entry['name'], e))
+    return {'config': config, 'exists': os.path.isfile(config), 'hosts': hosts}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            sshd_config=dict(type='path', default='/etc/ssh/sshd_config'),
+            include_base=dict(type='path', default='/etc/ssh'),
+            connection=dict(type='dict'),
+            sshd_binary=dict(type='str', default='sshd'),
+            ssh_binary=dict(type='str', default='ssh'),
+            system_config=dict(type='path', default='/etc/ssh/ssh_config'),
+            users=dict(type='list', elements='dict', default=[], options=dict(
+                name=dict(type='str', required=True),
+                config=dict(type='path'),
+                expect=dict(type='list', elements='dict', aliases=['hosts']),
+                state=dict(type='str', choices=['present', 'absent'], default='present'),
+            )),
+            hosts=dict(type='list', elements='str', default=[]),
+            expect_server=dict(type='dict'),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    drift = []
+    result = dict(changed=False)
+    if p['sshd_config']:
+        result['sshd'] = server_side(module, p, drift)
+    clients = {}
+    if p['users']:
+        ssh = find_binary(module, p['ssh_binary'], 'ssh_binary', 'openssh-client')
+        result['ssh_version'] = version(module, ssh)
+        for entry in p['users']:
+            if entry['state'] == 'present':
+                clients[entry['name']] = client_side(module, p, ssh, entry, drift)
+    result.update(clients=clients, compliant=not drift, drift=drift)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
