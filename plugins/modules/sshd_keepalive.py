@@ -226,26 +226,51 @@ def validators(module, sshd):
     return lambda staged: [[sshd, '-t', '-f', staged]]
 
 
+def write_temp(doc):
+    """The new content in a temp file next to the target (same filesystem: the rename is atomic)."""
+    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(doc.path), dir=os.path.dirname(doc.path))
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(doc.to_bytes())
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
+
+
 def replace_files(module, docs, backup):
-    """Atomically replace each changed file; if one fails, put back those already replaced."""
-    done = []
+    """Write every candidate first, then back up and rename each over its target.
+
+    Disk full, read-only filesystems and permission errors all surface while
+    writing the temp files, before any target has changed; the renames that
+    follow do not allocate space.
+    """
+    temps = {}
+    try:
+        for doc in docs:
+            temps[doc.path] = write_temp(doc)
+    except OSError as e:
+        for tmp in temps.values():
+            os.unlink(tmp)
+        module.fail_json(msg='could not write a new %s next to %s: %s; nothing was changed'
+                         % (os.path.basename(e.filename or doc.path), doc.path, e.strerror or e))
     backups = {}
     try:
         for doc in docs:
-            if backup and os.path.exists(doc.path):
+            if backup:
                 backups[doc.path] = module.backup_local(doc.path)
-            fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(doc.path), dir=os.path.dirname(doc.path))
-            with os.fdopen(fd, 'wb') as f:
-                f.write(doc.to_bytes())
-            module.atomic_move(tmp, doc.path)
-            done.append(doc)
-    except Exception as e:
-        for doc in done:
-            fd, tmp = tempfile.mkstemp(dir=os.path.dirname(doc.path))
-            with os.fdopen(fd, 'wb') as f:
-                f.write(doc.original.encode(doc.encoding))
-            module.atomic_move(tmp, doc.path)
-        module.fail_json(msg='could not write %s: %s; no file was left changed' % (doc.path, e))
+    except Exception as e:  # backup_local raises a bare Exception
+        # the temps, the finished backups and the partial one (backup_local names it PATH.PID.DATE~)
+        partial = [os.path.join(os.path.dirname(d.path), f) for d in docs for f in os.listdir(os.path.dirname(d.path))
+                   if f.startswith('%s.%d.' % (os.path.basename(d.path), os.getpid())) and f.endswith('~')]
+        for path in set(list(temps.values()) + list(backups.values()) + partial):
+            if os.path.exists(path):
+                os.unlink(path)
+        module.fail_json(msg='%s (%s); nothing was changed' % (e, e.__cause__ or 'no detail'))
+    for doc in docs:
+        module.atomic_move(temps.pop(doc.path), doc.path)
     return backups
 
 

@@ -6,6 +6,7 @@ import pwd
 import shutil
 import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURES = os.path.join(ROOT, 'tests', 'fixtures')
@@ -23,8 +24,8 @@ def run(argv, **kw):
 def run_module(name, args, check=False, diff=True):
     """Run a module the way Ansible does on the target: JSON args in, JSON result out."""
     payload = dict(args, _ansible_check_mode=check, _ansible_diff=diff, _ansible_tmpdir=None)
-    argfile = os.path.join(os.environ.get('TMPDIR', '/tmp'), 'keepalive-args-%d.json' % os.getpid())
-    with open(argfile, 'w') as f:
+    fd, argfile = tempfile.mkstemp(prefix='keepalive-args-', suffix='.json')
+    with os.fdopen(fd, 'w') as f:
         json.dump({'ANSIBLE_MODULE_ARGS': payload}, f)
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, '.build'))
     proc = run([sys.executable, os.path.join(ROOT, 'plugins', 'modules', name + '.py'), argfile], env=env)
