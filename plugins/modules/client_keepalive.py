@@ -94,7 +94,9 @@ options:
     choices: [present, absent]
     default: present
   mode:
-    description: Mode of the file. Existing files keep theirs unless this is set.
+    description:
+      - Mode of the file. Existing files keep theirs unless this is set.
+      - With O(user), a mode that would loosen an existing file (add a permission bit) is refused.
     type: raw
   backup:
     description: Keep a timestamped copy (same owner and mode) before changing the file.
@@ -385,6 +387,9 @@ def edit(module, directory, path, name, specs, uid, gid, mode):
     main = tree.main
     explicit_mode = module.params['mode'] is not None
     new_mode = stat.S_IMODE(st.st_mode) if st is not None and not explicit_mode else mode
+    if explicit_mode and st is not None and module.params['user'] and new_mode & ~stat.S_IMODE(st.st_mode):
+        module.fail_json(msg='mode=%04o would loosen %s (now %04o); a user\'s ssh config is only ever tightened'
+                         % (new_mode, path, stat.S_IMODE(st.st_mode)))
     mode_changed = st is not None and stat.S_IMODE(st.st_mode) != new_mode
     changed = main.changed or st is None or mode_changed
     effective = dict((s.pattern, client_effective(tree, s.probe)) for s in specs if s.state == 'present')

@@ -65,3 +65,18 @@ def test_config_that_refuses_logins_is_rolled_back(small_fleet, play):
     assert sighups(host) == 2                     # reload with the bad config, reload with the restored one
     assert small_fleet.can_login(host)            # and new logins work again
     assert 'allowusers' not in sshd_T(host.config, host.hostkey)
+
+
+@pytest.mark.fleet(size=1, scenarios=['debian'], port=2442)
+def test_sshd_not_running_when_a_reload_is_due(small_fleet, play, tmp_path):
+    host = small_fleet.hosts[0]
+    # Ansible reaches the host through this very sshd, so a crashed sshd is simulated by a reload
+    # command that points at a stale pid file (the process is gone), which is what a crash leaves.
+    stale = tmp_path / 'stale.pid'
+    stale.write_text('999999\n')
+    rc, out, recap = playbook(play, '-i', small_fleet.inventory, '-e', json.dumps({
+        'keepalive_sshd_reload_command': 'kill -HUP "$(cat %s)"' % stale}))
+    assert rc != 0 and recap[host.name]['failed'] == 1, out
+    assert 'sshd could not be reloaded' in out and 'Is sshd running?' in out
+    assert 'The configuration in place passed sshd -t' in out and host.config in out
+    assert sshd_T(host.config, host.hostkey)['clientaliveinterval'] == '30'  # the valid new config stays

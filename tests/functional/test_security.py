@@ -1,0 +1,87 @@
+"""Root writing into users' homes: planted links are refused, nothing outside the home is touched."""
+import os
+
+import pytest
+
+from kalib import owner, run_module
+
+HOSTS = [dict(pattern='*', server_alive_interval=60)]
+
+
+def ssh_dir_of(pw):
+    path = os.path.join(pw.pw_dir, '.ssh')
+    os.makedirs(path, exist_ok=True)
+    os.chown(path, pw.pw_uid, pw.pw_gid)
+    return path
+
+
+def read(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+@pytest.mark.parametrize('target', ['/etc/shadow', '/etc/gshadow', 'other-user'])
+def test_config_symlink_planted_by_the_user_is_refused(user, users, target):
+    if target == 'other-user':
+        other = ssh_dir_of(users['kabob'])
+        target = os.path.join(other, 'config')
+        with open(target, 'w') as f:
+            f.write('Host mine\n    User kabob\n')
+    if not os.path.exists(target):
+        pytest.fail('%s must exist on this machine for the test to mean something' % target)
+    before = read(target)
+    link = os.path.join(ssh_dir_of(user), 'config')
+    os.symlink(target, link)
+    result = run_module('client_keepalive', dict(user=user.pw_name, hosts=HOSTS))
+    assert result['failed'] and '%s is a symlink' % link in result['msg'] and 'refusing' in result['msg']
+    assert read(target) == before and os.path.islink(link)
+
+
+@pytest.mark.parametrize('victim', ['other-user', 'root-file'])
+def test_config_hard_link_is_refused(user, users, victim):
+    if victim == 'other-user':
+        path = os.path.join(ssh_dir_of(users['kabob']), 'config')
+        with open(path, 'w') as f:
+            f.write('Host mine\n    User kabob\n')
+    else:
+        # a root-only file on the same filesystem as the home (hard links cannot cross filesystems)
+        path = os.path.join(os.path.dirname(user.pw_dir), '.keepalive-root-only')
+        with open(path, 'w') as f:
+            f.write('root secret\n')
+        os.chmod(path, 0o600)
+    before = read(path)
+    try:
+        os.link(path, os.path.join(ssh_dir_of(user), 'config'))
+        result = run_module('client_keepalive', dict(user=user.pw_name, hosts=HOSTS))
+        assert result['failed'] and 'hard links' in result['msg']
+        assert read(path) == before
+    finally:
+        if victim == 'root-file':
+            os.unlink(path)
+
+
+def test_ssh_dir_symlink_to_a_system_directory_is_refused(user):
+    before = sorted(os.listdir('/etc/ssh'))
+    os.symlink('/etc/ssh', os.path.join(user.pw_dir, '.ssh'))
+    result = run_module('client_keepalive', dict(user=user.pw_name, hosts=HOSTS))
+    assert result['failed'] and 'symlink or not a directory' in result['msg']
+    assert sorted(os.listdir('/etc/ssh')) == before
+
+
+def test_created_files_belong_to_the_user(user):
+    run_module('client_keepalive', dict(user=user.pw_name, hosts=HOSTS))
+    assert owner(os.path.join(user.pw_dir, '.ssh')) == (user.pw_name, user.pw_name, '0o700')
+    assert owner(os.path.join(user.pw_dir, '.ssh', 'config')) == (user.pw_name, user.pw_name, '0o600')
+
+
+def test_existing_mode_is_never_loosened(user):
+    path = os.path.join(ssh_dir_of(user), 'config')
+    with open(path, 'w') as f:
+        f.write('Host a\n    User b\n')
+    os.chown(path, user.pw_uid, user.pw_gid)
+    os.chmod(path, 0o600)
+    result = run_module('client_keepalive', dict(user=user.pw_name, hosts=HOSTS, mode='0644'))
+    assert result['failed'] and 'mode=0644 would loosen' in result['msg']
+    assert owner(path)[2] == '0o600' and read(path) == b'Host a\n    User b\n'
+    result = run_module('client_keepalive', dict(user=user.pw_name, hosts=HOSTS, mode='0400'))
+    assert not result.get('failed') and owner(path)[2] == '0o400'
