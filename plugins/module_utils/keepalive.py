@@ -352,6 +352,7 @@ class HostSpec:
         self.patterns = tuple(patterns)
         self.settings = dict((k, str(v)) for k, v in settings.items() if v is not None)
         self.state = state
+        self._key = sorted(p.lower() for p in self.patterns)
 
     @property
     def pattern(self):
@@ -367,7 +368,8 @@ class HostSpec:
         return next(p for p in self.patterns if not p.startswith('!'))
 
     def same_patterns(self, args):
-        return sorted(a.lower() for a in args) == sorted(p.lower() for p in self.patterns)
+        """Same Host line, in any order and case: 'Host b a' is the block of patterns ('a', 'b')."""
+        return len(args) == len(self._key) and sorted(a.lower() for a in args) == self._key
 
 
 def _find_host_block(doc, spec):
@@ -535,7 +537,14 @@ def _fix_shadowing(tree, spec, report):
                 elif odoc is doc and not ctx:
                     _relocate_global(tree, doc, i, keyword, report)
                     fixed = False
-                elif odoc is doc and len(ctx) == 1 and not spec.universal:
+                elif odoc is doc and len(ctx) == 1 and spec.universal:
+                    # An earlier block that also matches every host ('Match all', a second 'Host *')
+                    # is read first: the value goes where ssh reads it, as for sshd's drop-ins.
+                    _set_line(doc, i, quote_arg(value))
+                    report.note('%s set in "%s" (%s), which ssh reads before "Host *"'
+                                % (keyword, ctx[-1].text.strip(), where(doc, i)))
+                    fixed = False
+                elif odoc is doc and len(ctx) == 1:
                     target = doc.block_of(i)
                     _move_before(doc, block, target)
                     report.note('"Host %s" moved before "%s" (%s), which set %s first'

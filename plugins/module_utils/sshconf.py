@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import functools
 import glob
 import os
 import re
@@ -24,9 +25,9 @@ SSH = 'ssh'
 # OpenSSH stops following Include after this many levels (READCONF_MAX_DEPTH).
 MAX_INCLUDE_DEPTH = 16
 
-_EOL_RE = re.compile(r'(\r\n|\n)$')
-_HEAD_RE = re.compile(r'^(?P<indent>[ \t]*)(?P<key>[^\s=#"]+)(?P<rest>.*)$', re.S)
-_SEP_RE = re.compile(r'^(?P<sep>[ \t]*=[ \t]*|[ \t]+|)(?P<tail>.*)$', re.S)
+_DIRECTIVE_RE = re.compile(r'^([ \t]*)([^\s=#"]+)([ \t]*=[ \t]*|[ \t]+|)(.*)$', re.S)
+# Arguments without quotes or backslashes (nearly every line): words up to a word that starts with '#'.
+_PLAIN_TAIL_RE = re.compile(r'((?:[^ \t#][^ \t]*(?:[ \t]+[^ \t#][^ \t]*)*)?)(.*)$', re.S)
 
 
 class ConfigError(ValueError):
@@ -81,37 +82,32 @@ def quote_arg(value):
 class Line:
     """One physical line.  ``kind`` is 'blank', 'comment' or 'directive'."""
 
-    __slots__ = ('indent', 'keyword', 'sep', 'value', 'trail', 'eol', 'kind', 'args', '_raw')
+    __slots__ = ('indent', 'keyword', 'key', 'sep', 'value', 'trail', 'eol', 'kind', 'args', '_raw')
 
     def __init__(self, raw, eol=''):
         self.eol = eol
         self._raw = raw
-        self.indent = self.keyword = self.sep = self.value = self.trail = ''
-        self.args = []
-        stripped = raw.strip(' \t')
-        if not stripped:
-            self.kind = 'blank'
+        stripped = raw.lstrip(' \t')
+        if not stripped or stripped[0] == '#':
+            self.kind = 'comment' if stripped else 'blank'
+            self.indent = self.keyword = self.key = self.sep = self.value = self.trail = ''
+            self.args = []
             return
-        if stripped.startswith('#'):
-            self.kind = 'comment'
-            return
-        head = _HEAD_RE.match(raw)
-        if not head:
+        m = _DIRECTIVE_RE.match(raw)
+        if not m:
             raise ConfigError('cannot parse line %r' % raw)
         self.kind = 'directive'
-        self.indent = head.group('indent')
-        self.keyword = head.group('key')
-        sep = _SEP_RE.match(head.group('rest'))
-        self.sep = sep.group('sep')
-        tail = sep.group('tail')
-        self.args, end = split_args(tail)
-        self.value = tail[:end]
-        self.trail = tail[end:]
+        self.indent, self.keyword, self.sep, tail = m.groups()
+        self.key = self.keyword.lower()  # OpenSSH keywords are case-insensitive
+        self._split(tail)
 
-    @property
-    def key(self):
-        """The keyword, lower-cased: OpenSSH keywords are case-insensitive."""
-        return self.keyword.lower()
+    def _split(self, tail):
+        if '"' in tail or '\\' in tail:
+            self.args, end = split_args(tail)
+            self.value, self.trail = tail[:end], tail[end:]
+        else:
+            self.value, self.trail = _PLAIN_TAIL_RE.match(tail).groups()
+            self.args = self.value.split()
 
     @property
     def text(self):
@@ -141,12 +137,16 @@ def make_line(keyword, value, indent='', sep=' ', eol='\n'):
 
 
 def parse_lines(text):
-    """Split text into :class:`Line` objects, keeping each line's own EOL."""
-    lines = []
-    for chunk in text.splitlines(True):
-        m = _EOL_RE.search(chunk)
-        eol = m.group(1) if m else ''
-        lines.append(Line(chunk[:len(chunk) - len(eol)], eol))
+    """Split text into :class:`Line` objects at '\\n' only, as OpenSSH's getline() does.
+
+    A '\\r' before the '\\n' belongs to the line ending (CRLF files); any other
+    control character stays part of the line.
+    """
+    pieces = text.split('\n')
+    last = pieces.pop()  # after the final '\n': empty, or a last line without newline
+    lines = [Line(p[:-1], '\r\n') if p.endswith('\r') else Line(p, '\n') for p in pieces]
+    if last:
+        lines.append(Line(last, ''))
     return lines
 
 
@@ -287,6 +287,7 @@ class Document:
 
 # -- patterns ------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=8192)
 def _glob_to_regex(pattern):
     out = []
     for c in pattern:

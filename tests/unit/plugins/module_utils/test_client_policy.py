@@ -271,3 +271,13 @@ def test_resolve_timing():
         resolve_timing(names, 60, 10, None, 599)
     with pytest.raises(InputError, match='nat_idle_timeout must be between 2'):
         resolve_timing(names, None, 3, 1)
+
+
+def test_universal_block_read_before_host_star_gets_the_value(tmp_path):
+    # found by hypothesis: 'Match host *' before 'Host *' is read first for every host
+    tree = tree_from_text(tmp_path, 'Match host *\n    ServerAliveInterval 00\nHost *\n')
+    report = apply_client(tree, specs((('*', 0, 3),)))
+    assert tree.main.render() == ('Match host *\n    ServerAliveInterval 0\nHost *\n'
+                                  '    ServerAliveInterval 0\n    ServerAliveCountMax 3\n')
+    assert values(tree, 'any') == ('0', '3') and report.warnings == []
+    assert rerun_is_noop(tree, specs((('*', 0, 3),)))
