@@ -32,11 +32,18 @@ def client_plan(users, profiles, default_profiles, extra_hosts=None):
              'hosts': client_blocks(u, profiles, default_profiles, extra_hosts)} for u in users]
 
 
-def keepalive_interval(interval, nat_idle_timeout=None):
-    """The interval a role asks for: explicit, else derived from a declared NAT idle timeout."""
-    if interval is not None:
-        return interval
-    return derive_interval(int(nat_idle_timeout)) if nat_idle_timeout else None
+
+def server_target(profiles, profile, interval=None, count_max=None, nat_idle_timeout=None):
+    """What the sshd role sets: the profile's values, overridden by explicit ones; with a declared NAT
+    idle timeout and no explicit interval, the interval is derived from the timeout."""
+    if profile not in profiles:
+        raise AnsibleFilterError('keepalive_sshd_profile=%s is not a profile; choose one of %s or add it to '
+                                 'keepalive_sshd_profiles' % (profile, ', '.join(profiles)))
+    chosen = profiles[profile]
+    if interval is None:
+        interval = derive_interval(int(nat_idle_timeout)) if nat_idle_timeout else chosen['client_alive_interval']
+    return {'client_alive_interval': interval,
+            'client_alive_count_max': chosen['client_alive_count_max'] if count_max is None else count_max}
 
 
 def _clients_summary(clients):
@@ -120,7 +127,7 @@ class FilterModule(object):
     def filters(self):
         return {
             'client_plan': client_plan,
-            'keepalive_interval': keepalive_interval,
+            'server_target': server_target,
             'audit_rows': audit_rows,
             'audit_csv': audit_csv,
             'audit_table': audit_table,

@@ -47,10 +47,9 @@ options:
     type: str
     default: 50-keepalive.conf
   hosts:
-    description: The Host blocks to manage.
+    description: The Host blocks to manage. Required unless O(users) is given.
     type: list
     elements: dict
-    required: true
     suboptions:
       pattern:
         description: Host pattern list as written after C(Host), for example C(bastion), C(prod-*) or C(a b !c).
@@ -80,6 +79,32 @@ options:
         description: Per-block override of O(state).
         type: str
         choices: [present, absent]
+  users:
+    description:
+      - Manage several users' files in one call, as the C(keepalive.ssh.client) role does (one module
+        call per host). Each entry is handled like O(user) with its own O(users[].hosts); all entries are
+        checked before any file is touched. Results per user are in RV(results).
+      - Mutually exclusive with O(user), O(path), O(system_config) and O(hosts).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Local user name.
+        type: str
+        required: true
+      config:
+        description: The user's ssh_config; defaults to C(~name/.ssh/config).
+        type: path
+      hosts:
+        description: The Host blocks, with the same keys as O(hosts).
+        type: list
+        elements: dict
+        required: true
+      state:
+        description: C(absent) removes this user's managed keywords.
+        type: str
+        choices: [present, absent]
+        default: present
   nat_idle_timeout:
     description: Default of O(hosts[].nat_idle_timeout) for every block that does not set its own.
     type: int
@@ -183,6 +208,11 @@ messages:
   returned: always
   type: list
   elements: str
+results:
+  description: With O(users), the result of each user's file (path, changed, files, effective, messages, diff).
+  returned: when users is given
+  type: list
+  elements: dict
 '''
 
 import os
@@ -218,11 +248,15 @@ def _own_or(item, params, key):
     return item.get(key) if item.get(key) is not None else params[key]
 
 
-def host_specs(params):
+class JobError(Exception):
+    """A failure of one file's job; the message is complete and actionable."""
+
+
+def host_specs(hosts, state, params, prefix=''):
     """hosts: option → HostSpec list, every value checked before anything is read."""
     specs = []
-    for n, item in enumerate(params['hosts']):
-        where = 'hosts[%d]' % n
+    for n, item in enumerate(hosts):
+        where = '%shosts[%d]' % (prefix, n)
         patterns = check_patterns('%s.pattern' % where, item['pattern'])
         count = check_int('%s.server_alive_count_max' % where, item.get('server_alive_count_max'))
         interval = resolve_timing(timing_names('server_alive_interval', where + '.'),
@@ -235,34 +269,34 @@ def host_specs(params):
             if key.lower() in (k.lower() for k in CLIENT_KEYWORDS):
                 raise InputError('%s.options: set %s with its own option' % (where, key))
             settings[key] = check_text('%s.options.%s' % (where, key), value)
-        specs.append(HostSpec(patterns, settings, item.get('state') or params['state']))
+        specs.append(HostSpec(patterns, settings, item.get('state') or state))
     seen = set()
     for spec in specs:
         key = tuple(sorted(p.lower() for p in spec.patterns))
         if key in seen:
-            raise InputError('hosts: pattern %r is listed twice' % spec.pattern)
+            raise InputError('%shosts: pattern %r is listed twice' % (prefix, spec.pattern))
         seen.add(key)
     return specs
 
 
-def target(module):
+def target(job, drop_in):
     """(trusted dir, path below it, owner uid, gid, default mode) of the file to manage.
 
     Directories below the trusted one are opened without following links:
     they belong to the user (their home, their .ssh).
     """
-    user, path, system = module.params['user'], module.params['path'], module.params['system_config']
+    user, path, system = job['user'], job['path'], job['system_config']
     if system:
         try:
-            path = system_target(system, module.params['drop_in'])
+            path = system_target(system, drop_in)
         except (ConfigError, InputError) as e:
-            module.fail_json(msg='system_config=%s: %s' % (system, e))
+            raise JobError('system_config=%s: %s' % (system, e))
         return os.path.dirname(path), os.path.basename(path), 0, 0, 0o644
     if user:
         try:
             pw = pwd.getpwnam(user)
         except KeyError:
-            module.fail_json(msg='user=%s does not exist in the passwd database' % user)
+            raise JobError('user=%s does not exist in the passwd database' % user)
         home = pw.pw_dir.rstrip('/') or '/'
         path = path or os.path.join(home, '.ssh', 'config')
         if os.path.isabs(path) and path.startswith(home + '/') and home != '/':
@@ -275,14 +309,13 @@ def target(module):
     return os.path.dirname(path) or '.', os.path.basename(path), os.getuid(), os.getgid(), 0o600
 
 
-def parse_mode(module):
-    mode = module.params['mode']
+def parse_mode(mode):
     if mode is None:
         return None
     try:
         return int(str(mode), 8) if not isinstance(mode, int) else mode
     except ValueError:
-        module.fail_json(msg='mode must be an octal mode such as "0600", got %r' % mode)
+        raise JobError('mode must be an octal mode such as "0600", got %r' % mode)
 
 
 def ssh_g(ssh, specs):
@@ -302,6 +335,29 @@ def disagreements(specs, outputs):
                 yield 'Host %s: ssh -G reports %s %s, not %s' % (spec.pattern, keyword, got, want)
 
 
+HOST_OPTIONS = dict(
+    pattern=dict(type='str', required=True),
+    server_alive_interval=dict(type='int'),
+    server_alive_count_max=dict(type='int'),
+    nat_idle_timeout=dict(type='int'),
+    dead_peer_timeout=dict(type='int'),
+    options=dict(type='dict', default={}),
+    state=dict(type='str', choices=['present', 'absent']),
+)
+
+
+def jobs(p):
+    """One job per file: the single user/path/system_config form, or each entry of users."""
+    if p['users']:
+        return [dict(label='users[%d] (%s): ' % (n, u['name']), prefix='users[%d].' % n, user=u['name'],
+                     path=u['config'], system_config=None, hosts=u['hosts'], state=u['state'], mode=p['mode'])
+                for n, u in enumerate(p['users'])]
+    if not p['hosts']:
+        raise JobError('hosts is required unless users is given')
+    return [dict(label='', prefix='', user=p['user'], path=p['path'], system_config=p['system_config'],
+                 hosts=p['hosts'], state=p['state'], mode=p['mode'])]
+
+
 def run_module():
     module = AnsibleModule(
         argument_spec=dict(
@@ -309,14 +365,12 @@ def run_module():
             path=dict(type='path'),
             system_config=dict(type='path'),
             drop_in=dict(type='str', default='50-keepalive.conf'),
-            hosts=dict(type='list', elements='dict', required=True, options=dict(
-                pattern=dict(type='str', required=True),
-                server_alive_interval=dict(type='int'),
-                server_alive_count_max=dict(type='int'),
-                nat_idle_timeout=dict(type='int'),
-                dead_peer_timeout=dict(type='int'),
-                options=dict(type='dict', default={}),
-                state=dict(type='str', choices=['present', 'absent']),
+            hosts=dict(type='list', elements='dict', options=HOST_OPTIONS),
+            users=dict(type='list', elements='dict', options=dict(
+                name=dict(type='str', required=True),
+                config=dict(type='path'),
+                hosts=dict(type='list', elements='dict', required=True, options=HOST_OPTIONS),
+                state=dict(type='str', default='present', choices=['present', 'absent']),
             )),
             nat_idle_timeout=dict(type='int'),
             dead_peer_timeout=dict(type='int'),
@@ -326,47 +380,62 @@ def run_module():
             validate=dict(type='bool', default=True),
             ssh_binary=dict(type='str', default='ssh'),
         ),
-        required_one_of=[('user', 'path', 'system_config')],
-        mutually_exclusive=[('system_config', 'user'), ('system_config', 'path')],
+        required_one_of=[('user', 'path', 'system_config', 'users')],
+        mutually_exclusive=[('system_config', 'user'), ('system_config', 'path'), ('users', 'user'),
+                            ('users', 'path'), ('users', 'system_config'), ('users', 'hosts')],
         supports_check_mode=True,
     )
-    p = module.params
+    results = []
+    label = ''
     try:
-        specs = host_specs(p)
+        todo = jobs(module.params)
+        # every job's input is checked before any file is touched (errors name the parameter path)
+        prepared = [(job, host_specs(job['hosts'], job['state'], module.params, job['prefix'])) for job in todo]
+        for job, specs in prepared:
+            label = job['label']
+            results.append(run_job(module, job, specs))
     except InputError as e:
         module.fail_json(msg=str(e))
+    except (JobError, UnsafePath) as e:
+        module.fail_json(msg='%s%s' % (label, e))
+    if module.params['users']:
+        module.exit_json(
+            changed=any(r['changed'] for r in results),
+            files=[f for r in results for f in r['files']],
+            messages=[m for r in results for m in r['messages']],
+            results=results,
+            **({'diff': [d for r in results for d in r['diff']]} if module._diff else {}))
+    module.exit_json(**results[0])
+
+
+def run_job(module, job, specs):
+    """Manage one file: check, lock, read, edit, validate, write."""
     for spec in specs:
         if spec.state == 'present':
             interval = spec.settings.get('ServerAliveInterval')
             for msg in semantic_warnings(interval and int(interval), None, SSH):
-                module.warn('Host %s: %s' % (spec.pattern, msg))
-    trusted, relative, uid, gid, default_mode = target(module)
-    mode = parse_mode(module)
+                module.warn('%sHost %s: %s' % (job['label'], spec.pattern, msg))
+    trusted, relative, uid, gid, default_mode = target(job, module.params['drop_in'])
+    mode = parse_mode(job['mode'])
     directory_part, name = os.path.split(relative)
     path = os.path.join(trusted, relative)
     if os.path.isdir(path) and not os.path.islink(path):
-        module.fail_json(msg='path=%s is a directory; give the ssh_config file itself' % path)
+        raise JobError('path=%s is a directory; give the ssh_config file itself' % path)
     create = None if module.check_mode else (uid, gid, 0o700)
     try:
         directory = SafeDir(trusted, directory_part, create=create)
     except FileNotFoundError:
         if not module.check_mode:
-            module.fail_json(msg='%s does not exist; create it first (only a missing .ssh directory is created)'
-                             % trusted)
+            raise JobError('%s does not exist; create it first (only a missing .ssh directory is created)' % trusted)
         directory = None  # check mode: the directory and the file would be new
-    except UnsafePath as e:
-        module.fail_json(msg=str(e))
     try:
-        result = edit(module, directory, path, name, specs, uid, gid, mode or default_mode)
-    except UnsafePath as e:
-        module.fail_json(msg=str(e))
+        return edit(module, job, directory, path, name, specs, uid, gid, mode or default_mode)
     finally:
         if directory is not None:
             directory.close()
-    module.exit_json(**result)
 
 
-def edit(module, directory, path, name, specs, uid, gid, mode):
+def edit(module, job, directory, path, name, specs, uid, gid, mode):
     p = module.params
     st = None
     if directory is not None:
@@ -383,13 +452,13 @@ def edit(module, directory, path, name, specs, uid, gid, mode):
         tree = Tree(path, SSH, loader=load)
         report = apply_client(tree, specs)
     except (InputError, ConfigError) as e:
-        module.fail_json(msg='%s: %s' % (path, e))
+        raise JobError('%s: %s' % (path, e))
     main = tree.main
-    explicit_mode = module.params['mode'] is not None
+    explicit_mode = job['mode'] is not None
     new_mode = stat.S_IMODE(st.st_mode) if st is not None and not explicit_mode else mode
-    if explicit_mode and st is not None and module.params['user'] and new_mode & ~stat.S_IMODE(st.st_mode):
-        module.fail_json(msg='mode=%04o would loosen %s (now %04o); a user\'s ssh config is only ever tightened'
-                         % (new_mode, path, stat.S_IMODE(st.st_mode)))
+    if explicit_mode and st is not None and job['user'] and new_mode & ~stat.S_IMODE(st.st_mode):
+        raise JobError('mode=%04o would loosen %s (now %04o); a user\'s ssh config is only ever tightened'
+                       % (new_mode, path, stat.S_IMODE(st.st_mode)))
     mode_changed = st is not None and stat.S_IMODE(st.st_mode) != new_mode
     changed = main.changed or st is None or mode_changed
     effective = dict((s.pattern, client_effective(tree, s.probe)) for s in specs if s.state == 'present')
@@ -401,7 +470,7 @@ def edit(module, directory, path, name, specs, uid, gid, mode):
     if st is None and not main.lines:
         changed = False  # absent on a missing file: nothing to do
     result = dict(changed=changed, path=path, files=[path] if changed else [],
-                  effective=effective, messages=report.notes)
+                  effective=effective, messages=['%s%s' % (job['label'], n) for n in report.notes])
     if changed and not module.check_mode:
         if p['backup'] and st is not None and main.changed:
             result['backup_file'] = directory.backup(name, st)
@@ -409,11 +478,12 @@ def edit(module, directory, path, name, specs, uid, gid, mode):
         try:
             directory.write(name, main.to_bytes(), owner[0], owner[1], new_mode)
         except OSError as e:
-            module.fail_json(msg='could not write %s: %s; the file is unchanged' % (path, e.strerror or e))
+            raise JobError('could not write %s: %s; the file is unchanged' % (path, e.strerror or e))
     for msg in report.warnings:
-        module.warn(msg)
-    if module._diff:
-        result['diff'] = diff_entries([main] if changed else [])
+        module.warn('%s%s' % (job['label'], msg))
+    result['diff'] = diff_entries([main] if changed else []) if module._diff else []
+    if not module._diff:
+        del result['diff']
     return result
 
 

@@ -187,3 +187,24 @@ def test_interval_derived_from_nat_idle_timeout(tmp_path):
     result = run_module('client_keepalive', dict(path=str(config), hosts=[
         dict(pattern='x', server_alive_interval=400, nat_idle_timeout=300)]))
     assert result['failed'] and 'hosts[0].server_alive_interval=400 is not below hosts[0].nat_idle_timeout=300' in result['msg']
+
+
+def test_several_users_in_one_call(users, tmp_path):
+    for pw in users.values():
+        shutil.rmtree(os.path.join(pw.pw_dir, '.ssh'), ignore_errors=True)
+    call = dict(users=[dict(name='kaalice', hosts=PROFILE_HOSTS),
+                       dict(name='kabob', hosts=PROFILE_HOSTS[:1])])
+    result = run_module('client_keepalive', call)
+    assert result['changed'] and len(result['results']) == 2 and len(result['diff']) == 2
+    alice = os.path.join(users['kaalice'].pw_dir, '.ssh', 'config')
+    bob = os.path.join(users['kabob'].pw_dir, '.ssh', 'config')
+    assert result['files'] == [alice, bob]
+    assert owner(bob) == ('kabob', 'kabob', '0o600') and alive(alice, 'prod-web1') == ('120', '5')
+    assert run_module('client_keepalive', call)['changed'] is False
+    bad = run_module('client_keepalive', dict(users=[dict(name='kaalice', hosts=PROFILE_HOSTS),
+                                                     dict(name='kabob', hosts=[dict(pattern='a#b')])]))
+    assert bad['failed'] and bad['msg'].startswith('users[1].hosts[0].pattern must not contain "#"')
+    missing = run_module('client_keepalive', dict(users=[dict(name='nobody-here', hosts=PROFILE_HOSTS)]))
+    assert missing['msg'] == 'users[0] (nobody-here): user=nobody-here does not exist in the passwd database'
+    for pw in users.values():
+        shutil.rmtree(os.path.join(pw.pw_dir, '.ssh'), ignore_errors=True)

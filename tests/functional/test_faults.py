@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from kalib import ROOT, SSHD, materialize, run, run_module, sshd_T
+from kalib import ROOT, SSHD, materialize, run_module, sshd_T
 
 PROFILE = [dict(pattern='bastion', server_alive_interval=30, server_alive_count_max=20),
            dict(pattern='*', server_alive_interval=60, server_alive_count_max=10)]
@@ -168,8 +168,8 @@ def test_killed_runs_leave_old_or_new_never_a_mix(tmp_path):
     for attempt in range(30):
         before = config.read_text()
         old = current_interval(config)
-        proc = module_process('sshd_keepalive', dict(path=str(config), client_alive_interval=old + 1,
-                                                      validate=False, _argfile=argfile))
+        args = dict(path=str(config), client_alive_interval=old + 1, validate=False, _argfile=argfile)
+        proc = module_process('sshd_keepalive', args)
         time.sleep(rng.uniform(0.3, 1.3) * full)
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -52,7 +52,8 @@ def test_declared_nat_timeout_contradicting_a_profile_fails(tmp_path):
         'keepalive_client_users': [{'name': 'root', 'config': str(tmp_path / 'h' / '.ssh' / 'config'),
                                     'profiles': ['home', 'default']}],
         'keepalive_client_nat_idle_timeout': 300})
-    assert rc != 0 and 'hosts[0].server_alive_interval=300 is not below hosts[0].nat_idle_timeout=300' in out
+    assert rc != 0 and ('users[0].hosts[0].server_alive_interval=300 is not below '
+                        'users[0].hosts[0].nat_idle_timeout=300') in out
     assert not (tmp_path / 'h' / '.ssh' / 'config').exists()
 
 
