@@ -29,8 +29,15 @@ demo: deps
 test: deps
 	bash tests/run-all.sh
 
-bench: deps
-	$(PY) bench/run.py
+# The benchmark has its own venv: the `ansible` package (community.general, ansible.posix) and matplotlib.
+.venv-bench/.installed: requirements.txt bench/requirements.txt
+	python3 -m venv .venv-bench
+	.venv-bench/bin/python -m pip install -q --upgrade pip
+	.venv-bench/bin/python -m pip install -q -r bench/requirements.txt
+	touch $@
+
+bench: deps .venv-bench/.installed
+	.venv-bench/bin/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf .build .venv tests/output
+	rm -rf .build .venv .venv-bench tests/output

@@ -30,7 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, 'tests', 'fixtures')
 EXAMPLE_GROUP_VARS = os.path.join(ROOT, 'examples', 'inventory', 'group_vars')
 SSHD = shutil.which('sshd') or '/usr/sbin/sshd'
-USERS = ('kaalice', 'kabob')
+USERS = ('kaalice', 'kabob', 'kacarol')
 
 # scenario → fixture of tests/fixtures/sshd it starts from
 SERVER_SCENARIOS = {
@@ -45,6 +45,7 @@ SERVER_SCENARIOS = {
 USER_SCENARIOS = {
     'kaalice': ['host-star-first', None, 'many-hosts'],
     'kabob': [None, 'global-before-host', None],
+    'kacarol': [None],
 }
 GROUPS = ['bastion', 'prod_web', 'prod_db', 'office', 'prod_web', 'prod_db']
 PREFIX = {'bastion': 'bastion', 'prod_web': 'web', 'prod_db': 'db', 'office': 'office'}
@@ -54,11 +55,23 @@ def run(argv, **kw):
     return subprocess.run(argv, check=True, capture_output=True, text=True, **kw)
 
 
-def ensure_users():
-    """The fleet's client-side users exist in this machine's passwd (homes are per host, below ROOT)."""
-    for name in USERS:
-        if subprocess.run(['id', name], capture_output=True, check=False).returncode != 0:
-            run(['useradd', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', name])
+def ensure_users(names=USERS):
+    """The fleet's and the tests' client-side users exist, each with a real home in /home.
+
+    Simulated hosts keep their users' files below ROOT; the functional tests use the real homes.
+    """
+    import pwd
+    for name in names:
+        home = '/home/%s' % name
+        try:
+            pw = pwd.getpwnam(name)
+        except KeyError:
+            run(['useradd', '--create-home', '--home-dir', home, '--shell', '/usr/sbin/nologin', name])
+            continue
+        if pw.pw_dir != home or not os.path.isdir(home):
+            run(['usermod', '--home', home, name])
+            os.makedirs(home, mode=0o755, exist_ok=True)
+            os.chown(home, pw.pw_uid, pw.pw_gid)
 
 
 class Host:
@@ -234,6 +247,10 @@ class Fleet:
     def stop(self):
         return stop_processes(self.root)
 
+    def reset_connections(self):
+        """End Ansible's persistent SSH connections, so the next run pays for its logins again."""
+        return stop_processes(self.root, marks=(os.path.join(self.root, 'cp') + os.sep,))
+
     def ssh_argv(self, host, *command, **opts):
         """A fresh SSH login to a host (never the persistent control socket)."""
         argv = ['ssh', '-F', '/dev/null', '-o', 'UserKnownHostsFile=%s' % self.known_hosts,
@@ -293,7 +310,7 @@ def _processes():
     return out
 
 
-def stop_processes(root, timeout=10):
+def stop_processes(root, timeout=10, marks=None):
     """End every process of a fleet: sshd listeners (by cmdline), their per-connection children, mux masters."""
     procs = _processes()
     ancestors = set()
@@ -302,7 +319,7 @@ def stop_processes(root, timeout=10):
         ancestors.add(pid)
         pid = procs[pid][0]
     # Only what the fleet started: 'sshd -f ROOT/hosts/…' listeners and 'ssh: ROOT/cp/… [mux]' masters.
-    marks = (os.path.join(root, 'hosts') + os.sep, os.path.join(root, 'cp') + os.sep)
+    marks = marks or (os.path.join(root, 'hosts') + os.sep, os.path.join(root, 'cp') + os.sep)
     roots = {pid for pid, (_pp, cmd) in procs.items() if any(m in cmd for m in marks)} - ancestors
     victims = set(roots)
     grew = True

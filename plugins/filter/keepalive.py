@@ -32,7 +32,6 @@ def client_plan(users, profiles, default_profiles, extra_hosts=None):
              'hosts': client_blocks(u, profiles, default_profiles, extra_hosts)} for u in users]
 
 
-
 def server_target(profiles, profile, interval=None, count_max=None, nat_idle_timeout=None):
     """What the sshd role sets: the profile's values, overridden by explicit ones; with a declared NAT
     idle timeout and no explicit interval, the interval is derived from the timeout."""

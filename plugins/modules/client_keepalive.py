@@ -50,7 +50,7 @@ options:
     description: The Host blocks to manage. Required unless O(users) is given.
     type: list
     elements: dict
-    suboptions:
+    suboptions: &host_options
       pattern:
         description: Host pattern list as written after C(Host), for example C(bastion), C(prod-*) or C(a b !c).
         type: str
@@ -100,6 +100,7 @@ options:
         type: list
         elements: dict
         required: true
+        suboptions: *host_options
       state:
         description: C(absent) removes this user's managed keywords.
         type: str

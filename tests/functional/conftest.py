@@ -9,7 +9,8 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
 
-from kalib import TEST_USERS, materialize  # noqa: E402  pylint: disable=wrong-import-position
+from kalib import TEST_USERS, materialize  # noqa: E402  pylint: disable=wrong-import-position  (puts tools/ on sys.path)
+from fleet import ensure_users  # noqa: E402  pylint: disable=wrong-import-position
 
 
 @pytest.fixture(scope='session')
@@ -31,12 +32,8 @@ def sshd_tree(tmp_path, hostkey):
 
 @pytest.fixture(scope='session')
 def users():
-    """Local test users (created once; their homes are emptied per test by the 'user' fixture)."""
-    for name in TEST_USERS:
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            subprocess.run(['useradd', '--create-home', '--shell', '/usr/sbin/nologin', name], check=True)
+    """Local test users, made the same way the simulated fleet makes them (homes emptied per test by 'user')."""
+    ensure_users(TEST_USERS)
     return {n: pwd.getpwnam(n) for n in TEST_USERS}
 
 

@@ -40,7 +40,7 @@ def test_sshd_was_reloaded_not_restarted(host):
     assert not log.contains('Received signal 15')
 
 
-@pytest.mark.parametrize('user', ['kaalice', 'kabob'])
+@pytest.mark.parametrize('user', ['kaalice', 'kabob', 'kacarol'])
 def test_user_configs(host, user):
     v = host.ansible.get_variables()
     path = next(u['config'] for u in v['keepalive_client_users'] if u['name'] == user)
