@@ -39,13 +39,8 @@ DOC = os.path.join(ROOT, 'docs', 'performance.md')
 
 
 def env(forks):
-    bin_dir = os.path.dirname(sys.executable)
-    return dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get('PATH', ''),
-                ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.build'),
-                ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_FORKS=str(forks),
-                ANSIBLE_NOCOWS='1', ANSIBLE_NOCOLOR='1', ANSIBLE_HOST_KEY_CHECKING='True',
-                ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_RETRY_FILES_ENABLED='false',
-                ANSIBLE_DEPRECATION_WARNINGS='false')
+    return harness.ansible_env(ANSIBLE_FORKS=str(forks), ANSIBLE_HOST_KEY_CHECKING='True',
+                               ANSIBLE_DEPRECATION_WARNINGS='false')
 
 
 def users_var(fleet):
@@ -257,6 +252,7 @@ def main(argv=None):
     parser.add_argument('--no-doc', action='store_true', help='do not update docs/performance.md')
     args = parser.parse_args(argv)
     os.makedirs(RESULTS, exist_ok=True)
+    harness.ensure_collection_link()
     started = time.time()
     results = {'machine': '%d cores' % os.cpu_count(), 'fleet': {}, 'engine': engine_bench(),
                'argv': ' '.join(sys.argv[1:]) or '(defaults)'}

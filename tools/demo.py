@@ -22,29 +22,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from fleet import ROOT, Fleet  # noqa: E402  pylint: disable=wrong-import-position
+from fleet import Fleet, ansible_env, ensure_collection_link  # noqa: E402  pylint: disable=wrong-import-position
 
 RECAP = re.compile(r'^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)')
-
-
-def ansible_env(forks):
-    bin_dir = os.path.dirname(sys.executable)
-    return dict(os.environ,
-                PATH=bin_dir + os.pathsep + os.environ.get('PATH', ''),
-                ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.build'),
-                ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-                ANSIBLE_FORKS=str(forks),
-                ANSIBLE_NOCOWS='1',
-                ANSIBLE_LOCALHOST_WARNING='false',
-                ANSIBLE_INVENTORY_UNPARSED_WARNING='false',
-                ANSIBLE_RETRY_FILES_ENABLED='false')
-
-
-def ensure_collection_link():
-    link = os.path.join(ROOT, '.build', 'ansible_collections', 'keepalive', 'ssh')
-    if not os.path.lexists(link):
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        os.symlink(ROOT, link)
 
 
 def playbook(name, fleet, env, *extra, show=None):
@@ -123,7 +103,7 @@ def main(argv=None):
     parser.add_argument('--net', default='127.42')
     args = parser.parse_args(argv)
     ensure_collection_link()
-    env = ansible_env(args.forks)
+    env = ansible_env(ANSIBLE_FORKS=str(args.forks))
     fleet = Fleet(args.root, size=args.size, port=args.port, net=args.net)
     signal.signal(signal.SIGTERM, interrupt)
     started = time.time()

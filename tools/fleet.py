@@ -264,6 +264,27 @@ class Fleet:
         return subprocess.run(self.ssh_argv(host, 'true'), capture_output=True, check=False).returncode == 0
 
 
+def ansible_env(**extra):
+    """Environment for ansible commands run from this checkout: the collection from .build/, this Python
+    on the controller and on the simulated hosts, no colours or cows, no retry files."""
+    env = dict(os.environ,
+               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''),
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.build'),
+               ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+               ANSIBLE_NOCOLOR='1', ANSIBLE_NOCOWS='1', ANSIBLE_LOCALHOST_WARNING='false',
+               ANSIBLE_INVENTORY_UNPARSED_WARNING='false', ANSIBLE_RETRY_FILES_ENABLED='false')
+    env.update(extra)
+    return env
+
+
+def ensure_collection_link():
+    """.build/ansible_collections/keepalive/ssh → this checkout (what `make` sets up, for direct runs)."""
+    link = os.path.join(ROOT, '.build', 'ansible_collections', 'keepalive', 'ssh')
+    if not os.path.lexists(link):
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(ROOT, link)
+
+
 def copy_fixture(src, dest):
     """Copy a fixture tree, pointing its /etc/ssh paths at the copy."""
     shutil.copytree(src, dest)

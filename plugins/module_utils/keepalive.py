@@ -491,7 +491,7 @@ def _universal_block(doc):
     return None
 
 
-def _relocate_global(tree, doc, index, keyword, report):
+def _relocate_global(doc, index, keyword, report):
     """A keyword before the first Host line applies to every host first; move it to a trailing 'Host *'.
 
     Hosts without a block of their own keep the same value; managed blocks
@@ -503,11 +503,7 @@ def _relocate_global(tree, doc, index, keyword, report):
     if block is None:
         _place_new_block(doc, HostSpec(('*',), {keyword: value}))
     else:
-        first = [i for i in doc.directives(block) if doc.lines[i].key == keyword.lower()]
-        if first:
-            _set_line(doc, first[0], value)
-        else:
-            _insert_after_last_directive(doc, block, [_new_line(doc, block, keyword, value)])
+        _set_in_block(doc, block, keyword, value)
     report.note('%s %s moved from the top of %s into "Host *": before the first Host line it '
                 'overrode every Host block' % (keyword, value, doc.path))
 
@@ -535,7 +531,7 @@ def _fix_shadowing(tree, spec, report):
                     doc.delete([i])
                     fixed = False
                 elif odoc is doc and not ctx:
-                    _relocate_global(tree, doc, i, keyword, report)
+                    _relocate_global(doc, i, keyword, report)
                     fixed = False
                 elif odoc is doc and len(ctx) == 1 and spec.universal:
                     # An earlier block that also matches every host ('Match all', a second 'Host *')

@@ -6,7 +6,8 @@ import subprocess
 import sys
 import time
 
-from conftest import ROOT, fleet_harness
+from kalib import ROOT  # kalib also puts tools/ on sys.path
+import fleet as fleet_harness  # noqa: E402  pylint: disable=wrong-import-position,wrong-import-order
 
 DEMO = [sys.executable, os.path.join(ROOT, 'tools', 'demo.py')]
 

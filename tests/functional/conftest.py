@@ -9,7 +9,8 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'lib'))
 
-from kalib import TEST_USERS, materialize  # noqa: E402  pylint: disable=wrong-import-position  (puts tools/ on sys.path)
+# kalib puts tools/ on sys.path, so fleet comes second
+from kalib import TEST_USERS, materialize  # noqa: E402  pylint: disable=wrong-import-position
 from fleet import ensure_users  # noqa: E402  pylint: disable=wrong-import-position
 
 

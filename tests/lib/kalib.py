@@ -14,7 +14,7 @@ SSHD = shutil.which('sshd') or '/usr/sbin/sshd'
 TEST_USERS = ('kaalice', 'kabob')
 sys.path.insert(0, os.path.join(ROOT, 'tools'))
 
-from fleet import copy_fixture  # noqa: E402  pylint: disable=wrong-import-position
+from fleet import ansible_env, copy_fixture  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def run(argv, **kw):
@@ -65,18 +65,6 @@ def materialize(kind, name, dest):
 def owner(path):
     st = os.lstat(path)
     return pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name, oct(st.st_mode & 0o7777)
-
-
-def ansible_env(**extra):
-    """Environment for ansible-playbook: this collection, this venv's Python, no cows or colours."""
-    env = dict(os.environ,
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.build'),
-               ANSIBLE_PYTHON_INTERPRETER=sys.executable,
-               ANSIBLE_NOCOLOR='1', ANSIBLE_NOCOWS='1', ANSIBLE_LOCALHOST_WARNING='false',
-               ANSIBLE_INVENTORY_UNPARSED_WARNING='false', ANSIBLE_RETRY_FILES_ENABLED='false',
-               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''))
-    env.update(extra)
-    return env
 
 
 def playbook(path, *args, **env):
