@@ -389,12 +389,15 @@ def run_module():
     results = []
     label = ''
     try:
-        todo = jobs(module.params)
-        # every job's input is checked before any file is touched (errors name the parameter path)
-        prepared = [(job, host_specs(job['hosts'], job['state'], module.params, job['prefix'])) for job in todo]
-        for job, specs in prepared:
+        # every job's input and user is checked before any file is touched (errors name the parameter path)
+        prepared = []
+        for job in jobs(module.params):
+            specs = host_specs(job['hosts'], job['state'], module.params, job['prefix'])
             label = job['label']
-            results.append(run_job(module, job, specs))
+            prepared.append((job, specs, target(job, module.params['drop_in'])))
+        for job, specs, where in prepared:
+            label = job['label']
+            results.append(run_job(module, job, specs, where))
     except InputError as e:
         module.fail_json(msg=str(e))
     except (JobError, UnsafePath) as e:
@@ -409,14 +412,14 @@ def run_module():
     module.exit_json(**results[0])
 
 
-def run_job(module, job, specs):
-    """Manage one file: check, lock, read, edit, validate, write."""
+def run_job(module, job, specs, where):
+    """Manage one file (``where``: see target()): lock, read, edit, validate, write."""
     for spec in specs:
         if spec.state == 'present':
             interval = spec.settings.get('ServerAliveInterval')
             for msg in semantic_warnings(interval and int(interval), None, SSH):
                 module.warn('%sHost %s: %s' % (job['label'], spec.pattern, msg))
-    trusted, relative, uid, gid, default_mode = target(job, module.params['drop_in'])
+    trusted, relative, uid, gid, default_mode = where
     mode = parse_mode(job['mode'])
     directory_part, name = os.path.split(relative)
     path = os.path.join(trusted, relative)

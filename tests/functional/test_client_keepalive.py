@@ -208,3 +208,12 @@ def test_several_users_in_one_call(users, tmp_path):
     assert missing['msg'] == 'users[0] (nobody-here): user=nobody-here does not exist in the passwd database'
     for pw in users.values():
         shutil.rmtree(os.path.join(pw.pw_dir, '.ssh'), ignore_errors=True)
+
+
+def test_unknown_user_in_a_batch_touches_no_file(users):
+    alice = users['kaalice']
+    shutil.rmtree(os.path.join(alice.pw_dir, '.ssh'), ignore_errors=True)
+    result = run_module('client_keepalive', dict(users=[dict(name='kaalice', hosts=PROFILE_HOSTS),
+                                                        dict(name='nobody-here', hosts=PROFILE_HOSTS)]))
+    assert result['failed'] and result['msg'].startswith('users[1] (nobody-here): user=nobody-here does not exist')
+    assert not os.path.exists(os.path.join(alice.pw_dir, '.ssh'))
