@@ -3,13 +3,12 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 
 import pytest
 
-from kalib import ROOT, SSHD, materialize, run_module, sshd_T
+from kalib import SSHD, materialize, run_module, sshd_T, start_module
 
 PROFILE = [dict(pattern='bastion', server_alive_interval=30, server_alive_count_max=20),
            dict(pattern='*', server_alive_interval=60, server_alive_count_max=10)]
@@ -138,15 +137,9 @@ def big_config(path, interval):
     path.write_text('\n'.join(lines) + '\n')
 
 
-def module_process(name, args):
-    """The module as Ansible runs it, in its own process so it can be killed mid-run."""
-    import json
-    argfile = args.pop('_argfile')
-    with open(argfile, 'w') as f:
-        json.dump({'ANSIBLE_MODULE_ARGS': args}, f)
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, '.build'))
-    return subprocess.Popen([sys.executable, os.path.join(ROOT, 'plugins', 'modules', name + '.py'), argfile],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+def module_process(name, args, argfile):
+    """The module in its own process, so it can be killed mid-run."""
+    return start_module(name, args, argfile, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def current_interval(config):
@@ -159,8 +152,8 @@ def test_killed_runs_leave_old_or_new_never_a_mix(tmp_path):
     argfile = str(tmp_path / 'args.json')
     # How long one full run takes here, so the kills land before, during and after the write.
     start = time.monotonic()
-    module_process('sshd_keepalive', dict(path=str(config), client_alive_interval=99, validate=False,
-                                          _argfile=argfile)).wait()
+    module_process('sshd_keepalive', dict(path=str(config), client_alive_interval=99, validate=False),
+                   argfile).wait()
     full = time.monotonic() - start
     assert current_interval(config) == 99
     rng = random.Random(1234)
@@ -168,8 +161,8 @@ def test_killed_runs_leave_old_or_new_never_a_mix(tmp_path):
     for attempt in range(30):
         before = config.read_text()
         old = current_interval(config)
-        args = dict(path=str(config), client_alive_interval=old + 1, validate=False, _argfile=argfile)
-        proc = module_process('sshd_keepalive', args)
+        args = dict(path=str(config), client_alive_interval=old + 1, validate=False)
+        proc = module_process('sshd_keepalive', args, argfile)
         time.sleep(rng.uniform(0.3, 1.3) * full)
         proc.send_signal(signal.SIGKILL)
         proc.wait()

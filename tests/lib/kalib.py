@@ -21,19 +21,29 @@ def run(argv, **kw):
     return subprocess.run(argv, capture_output=True, text=True, check=False, **kw)
 
 
-def run_module(name, args, check=False, diff=True):
-    """Run a module the way Ansible does on the target: JSON args in, JSON result out."""
+def start_module(name, args, argfile, check=False, diff=True, **popen):
+    """Start a module the way Ansible runs it on the target: JSON args in a file, JSON result on stdout."""
     payload = dict(args, _ansible_check_mode=check, _ansible_diff=diff, _ansible_tmpdir=None)
-    fd, argfile = tempfile.mkstemp(prefix='keepalive-args-', suffix='.json')
-    with os.fdopen(fd, 'w') as f:
+    with open(argfile, 'w') as f:
         json.dump({'ANSIBLE_MODULE_ARGS': payload}, f)
     env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, '.build'))
-    proc = run([sys.executable, os.path.join(ROOT, 'plugins', 'modules', name + '.py'), argfile], env=env)
-    os.unlink(argfile)
+    return subprocess.Popen([sys.executable, os.path.join(ROOT, 'plugins', 'modules', name + '.py'), argfile],
+                            env=env, text=True, **popen)
+
+
+def run_module(name, args, check=False, diff=True):
+    """Run a module to completion and return its result."""
+    fd, argfile = tempfile.mkstemp(prefix='keepalive-args-', suffix='.json')
+    os.close(fd)
     try:
-        result = json.loads(proc.stdout)
+        proc = start_module(name, args, argfile, check, diff, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdout, stderr = proc.communicate()
+    finally:
+        os.unlink(argfile)
+    try:
+        result = json.loads(stdout)
     except ValueError:
-        raise AssertionError('module printed no JSON: %s %s' % (proc.stdout, proc.stderr))
+        raise AssertionError('module printed no JSON: %s %s' % (stdout, stderr))
     # ansible-core 2.19 returns warnings as structured summaries; tests read the text.
     result['warnings'] = [w['event']['msg'] if isinstance(w, dict) else w for w in result.get('warnings', [])]
     return result
