@@ -52,6 +52,10 @@ class Stage:
                 f.write(self._render(doc).encode(doc.encoding))
         return self.path(self.tree.path)
 
+    def unstage(self, text):
+        """Tool output names the staged copies; show users the real paths."""
+        return text.replace(self.root, '') if self.root else text
+
     def __exit__(self, *exc):
         shutil.rmtree(self.root, ignore_errors=True)
         return False

@@ -40,21 +40,17 @@ def validate_tree(module, tree, argv_for):
     to run.  Returns the stdout of each, in order.
     """
     outputs = []
-    with Stage(tree, tmpdir=module.tmpdir) as staged:
+    stage = Stage(tree, tmpdir=module.tmpdir)
+    with stage as staged:
         for argv in argv_for(staged):
             rc, out, err = module.run_command(argv, environ_update={'LC_ALL': 'C'})
             if rc != 0:
                 module.fail_json(
                     msg='validation failed, nothing was changed: %s rejected the new configuration: %s'
-                        % (os.path.basename(argv[0]), stage_text(tree, staged, err or out).strip()),
-                    rc=rc, cmd=' '.join(argv), stderr=stage_text(tree, staged, err))
+                        % (os.path.basename(argv[0]), stage.unstage(err or out).strip()),
+                    rc=rc, cmd=' '.join(argv), stderr=stage.unstage(err))
             outputs.append(out)
     return outputs
-
-
-def stage_text(tree, staged_main, text):
-    root = staged_main[:len(staged_main) - len(os.path.abspath(tree.path))]
-    return text.replace(root, '') if root else text
 
 
 def diff_entries(docs):
