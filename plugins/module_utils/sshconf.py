@@ -327,16 +327,29 @@ def match_pattern_list(name, patterns, lower=True):
 
 # -- Include expansion -----------------------------------------------------------------
 
+def local_matches(pattern):
+    """Files one resolved Include pattern names on this machine, sorted as OpenSSH's glob(3) sorts them."""
+    if glob.has_magic(pattern):
+        files = sorted(glob.glob(pattern))
+    else:
+        files = [pattern] if os.path.exists(pattern) else []
+    return [f for f in files if not os.path.isdir(f)]
+
+
 class Tree:
     """A main config file with its Include'd files, expanded in place."""
 
-    def __init__(self, path, dialect, base_dir=None, loader=None):
+    def __init__(self, path, dialect, base_dir=None, loader=None, matcher=None, expanduser=None):
+        """``loader(path)`` → Document, ``matcher(pattern)`` → files and ``expanduser`` default to this
+        machine's filesystem and user; the action plugins pass ones that read a snapshot of the managed host."""
         self.path = path
         self.dialect = dialect
         if base_dir is None:
             base_dir = '/etc/ssh' if dialect == SSHD else os.path.dirname(path)
         self.base_dir = base_dir
         self._loader = loader or (lambda p: Document.load(p, dialect))
+        self._matcher = matcher or local_matches
+        self._expanduser = expanduser or os.path.expanduser
         self.docs = {}
         self.order = []
         self.main = self.doc(path)
@@ -350,7 +363,7 @@ class Tree:
     def resolve(self, arg):
         """Absolute glob for one Include argument, as OpenSSH resolves it."""
         if arg.startswith('~'):
-            arg = os.path.expanduser(arg)
+            arg = self._expanduser(arg)
         if not os.path.isabs(arg):
             arg = os.path.join(self.base_dir, arg)
         return arg
@@ -359,12 +372,8 @@ class Tree:
         """Files one Include line reads, in the order OpenSSH reads them."""
         files = []
         for arg in line.args:
-            pattern = self.resolve(arg)
-            if glob.has_magic(pattern):
-                files.extend(sorted(glob.glob(pattern)))
-            elif os.path.exists(pattern):
-                files.append(pattern)
-        return [f for f in files if not os.path.isdir(f)]
+            files.extend(self._matcher(self.resolve(arg)))
+        return files
 
     def walk(self, doc=None, context=(), depth=0):
         """Yield ``(doc, index, context)`` for every directive in OpenSSH's reading order.

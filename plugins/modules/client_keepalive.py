@@ -217,106 +217,28 @@ results:
 '''
 
 import os
-import pwd
-import stat
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
-    CLIENT_KEYWORDS,
-    HostSpec,
-    InputError,
-    apply_client,
-    check_int,
-    check_keyword,
-    check_patterns,
-    check_text,
-    client_effective,
-    resolve_timing,
-    semantic_warnings,
-    system_target,
-    timing_names,
+from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import CLIENT_KEYWORDS, InputError
+from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
+    CLIENT_SPEC,
+    ClientPlan,
+    JobError,
+    client_result,
+    client_warnings,
+    file_mode,
+    host_specs,
+    jobs,
+    parse_mode,
+    target,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath
-from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, ConfigError, Document, Tree
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, Document
 from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
     diff_entries,
     find_binary,
     validate_tree,
 )
-
-
-def _own_or(item, params, key):
-    return item.get(key) if item.get(key) is not None else params[key]
-
-
-class JobError(Exception):
-    """A failure of one file's job; the message is complete and actionable."""
-
-
-def host_specs(hosts, state, params, prefix=''):
-    """hosts: option → HostSpec list, every value checked before anything is read."""
-    specs = []
-    for n, item in enumerate(hosts):
-        where = '%shosts[%d]' % (prefix, n)
-        patterns = check_patterns('%s.pattern' % where, item['pattern'])
-        count = check_int('%s.server_alive_count_max' % where, item.get('server_alive_count_max'))
-        interval = resolve_timing(timing_names('server_alive_interval', where + '.'),
-                                  check_int('%s.server_alive_interval' % where, item.get('server_alive_interval')),
-                                  count, _own_or(item, params, 'nat_idle_timeout'),
-                                  _own_or(item, params, 'dead_peer_timeout'))
-        settings = {'ServerAliveInterval': interval, 'ServerAliveCountMax': count}
-        for key, value in (item.get('options') or {}).items():
-            key = check_keyword('%s.options' % where, key)
-            if key.lower() in (k.lower() for k in CLIENT_KEYWORDS):
-                raise InputError('%s.options: set %s with its own option' % (where, key))
-            settings[key] = check_text('%s.options.%s' % (where, key), value)
-        specs.append(HostSpec(patterns, settings, item.get('state') or state))
-    seen = set()
-    for spec in specs:
-        key = tuple(sorted(p.lower() for p in spec.patterns))
-        if key in seen:
-            raise InputError('%shosts: pattern %r is listed twice' % (prefix, spec.pattern))
-        seen.add(key)
-    return specs
-
-
-def target(job, drop_in):
-    """(trusted dir, path below it, owner uid, gid, default mode) of the file to manage.
-
-    Directories below the trusted one are opened without following links:
-    they belong to the user (their home, their .ssh).
-    """
-    user, path, system = job['user'], job['path'], job['system_config']
-    if system:
-        try:
-            path = system_target(system, drop_in)
-        except (ConfigError, InputError) as e:
-            raise JobError('system_config=%s: %s' % (system, e))
-        return os.path.dirname(path), os.path.basename(path), 0, 0, 0o644
-    if user:
-        try:
-            pw = pwd.getpwnam(user)
-        except KeyError:
-            raise JobError('user=%s does not exist in the passwd database' % user)
-        home = pw.pw_dir.rstrip('/') or '/'
-        path = path or os.path.join(home, '.ssh', 'config')
-        if os.path.isabs(path) and path.startswith(home + '/') and home != '/':
-            trusted = home
-        elif os.path.basename(os.path.dirname(path)) == '.ssh':
-            trusted = os.path.dirname(os.path.dirname(path))  # a home elsewhere: its .ssh is the user's
-        else:
-            trusted = os.path.dirname(path)
-        return trusted, os.path.relpath(path, trusted), pw.pw_uid, pw.pw_gid, 0o600
-    return os.path.dirname(path) or '.', os.path.basename(path), os.getuid(), os.getgid(), 0o600
-
-
-def parse_mode(mode):
-    if mode is None:
-        return None
-    try:
-        return int(str(mode), 8) if not isinstance(mode, int) else mode
-    except ValueError:
-        raise JobError('mode must be an octal mode such as "0600", got %r' % mode)
 
 
 def ssh_g(ssh, specs):
@@ -336,56 +258,8 @@ def disagreements(specs, outputs):
                 yield 'Host %s: ssh -G reports %s %s, not %s' % (spec.pattern, keyword, got, want)
 
 
-HOST_OPTIONS = dict(
-    pattern=dict(type='str', required=True),
-    server_alive_interval=dict(type='int'),
-    server_alive_count_max=dict(type='int'),
-    nat_idle_timeout=dict(type='int'),
-    dead_peer_timeout=dict(type='int'),
-    options=dict(type='dict', default={}),
-    state=dict(type='str', choices=['present', 'absent']),
-)
-
-
-def jobs(p):
-    """One job per file: the single user/path/system_config form, or each entry of users."""
-    if p['users']:
-        return [dict(label='users[%d] (%s): ' % (n, u['name']), prefix='users[%d].' % n, user=u['name'],
-                     path=u['config'], system_config=None, hosts=u['hosts'], state=u['state'], mode=p['mode'])
-                for n, u in enumerate(p['users'])]
-    if not p['hosts']:
-        raise JobError('hosts is required unless users is given')
-    return [dict(label='', prefix='', user=p['user'], path=p['path'], system_config=p['system_config'],
-                 hosts=p['hosts'], state=p['state'], mode=p['mode'])]
-
-
 def run_module():
-    module = AnsibleModule(
-        argument_spec=dict(
-            user=dict(type='str'),
-            path=dict(type='path'),
-            system_config=dict(type='path'),
-            drop_in=dict(type='str', default='50-keepalive.conf'),
-            hosts=dict(type='list', elements='dict', options=HOST_OPTIONS),
-            users=dict(type='list', elements='dict', options=dict(
-                name=dict(type='str', required=True),
-                config=dict(type='path'),
-                hosts=dict(type='list', elements='dict', required=True, options=HOST_OPTIONS),
-                state=dict(type='str', default='present', choices=['present', 'absent']),
-            )),
-            nat_idle_timeout=dict(type='int'),
-            dead_peer_timeout=dict(type='int'),
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-            mode=dict(type='raw'),
-            backup=dict(type='bool', default=False),
-            validate=dict(type='bool', default=True),
-            ssh_binary=dict(type='str', default='ssh'),
-        ),
-        required_one_of=[('user', 'path', 'system_config', 'users')],
-        mutually_exclusive=[('system_config', 'user'), ('system_config', 'path'), ('users', 'user'),
-                            ('users', 'path'), ('users', 'system_config'), ('users', 'hosts')],
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(supports_check_mode=True, **CLIENT_SPEC)
     results = []
     label = ''
     try:
@@ -402,25 +276,15 @@ def run_module():
         module.fail_json(msg=str(e))
     except (JobError, UnsafePath) as e:
         module.fail_json(msg='%s%s' % (label, e))
-    if module.params['users']:
-        module.exit_json(
-            changed=any(r['changed'] for r in results),
-            files=[f for r in results for f in r['files']],
-            messages=[m for r in results for m in r['messages']],
-            results=results,
-            **({'diff': [d for r in results for d in r['diff']]} if module._diff else {}))
-    module.exit_json(**results[0])
+    module.exit_json(**client_result(module.params, results))
 
 
 def run_job(module, job, specs, where):
     """Manage one file (``where``: see target()): lock, read, edit, validate, write."""
-    for spec in specs:
-        if spec.state == 'present':
-            interval = spec.settings.get('ServerAliveInterval')
-            for msg in semantic_warnings(interval and int(interval), None, SSH):
-                module.warn('%sHost %s: %s' % (job['label'], spec.pattern, msg))
+    for msg in client_warnings(job, specs):
+        module.warn(msg)
     trusted, relative, uid, gid, default_mode = where
-    mode = parse_mode(job['mode'])
+    parse_mode(job['mode'])  # a bad mode fails before any directory is created
     directory_part, name = os.path.split(relative)
     path = os.path.join(trusted, relative)
     if os.path.isdir(path) and not os.path.islink(path):
@@ -433,14 +297,13 @@ def run_job(module, job, specs, where):
             raise JobError('%s does not exist; create it first (only a missing .ssh directory is created)' % trusted)
         directory = None  # check mode: the directory and the file would be new
     try:
-        return edit(module, job, directory, path, name, specs, uid, gid, mode or default_mode)
+        return edit(module, job, directory, path, name, specs, uid, gid, default_mode)
     finally:
         if directory is not None:
             directory.close()
 
 
-def edit(module, job, directory, path, name, specs, uid, gid, mode):
-    p = module.params
+def edit(module, job, directory, path, name, specs, uid, gid, default_mode):
     st = None
     if directory is not None:
         directory.lock()
@@ -452,42 +315,26 @@ def edit(module, job, directory, path, name, specs, uid, gid, mode):
             return Document.from_bytes(data or b'', SSH, path)
         return Document.load(file_path, SSH)
 
-    try:
-        tree = Tree(path, SSH, loader=load)
-        report = apply_client(tree, specs)
-    except (InputError, ConfigError) as e:
-        raise JobError('%s: %s' % (path, e))
-    main = tree.main
-    explicit_mode = job['mode'] is not None
-    new_mode = stat.S_IMODE(st.st_mode) if st is not None and not explicit_mode else mode
-    if explicit_mode and st is not None and job['user'] and new_mode & ~stat.S_IMODE(st.st_mode):
-        raise JobError('mode=%04o would loosen %s (now %04o); a user\'s ssh config is only ever tightened'
-                       % (new_mode, path, stat.S_IMODE(st.st_mode)))
-    mode_changed = st is not None and stat.S_IMODE(st.st_mode) != new_mode
-    changed = main.changed or st is None or mode_changed
-    effective = dict((s.pattern, client_effective(tree, s.probe)) for s in specs if s.state == 'present')
-    if p['validate'] and changed:
-        ssh = find_binary(module, p['ssh_binary'], 'ssh_binary', 'openssh-client')
-        outputs = validate_tree(module, tree, ssh_g(ssh, specs))
+    plan = ClientPlan(job, specs, path, file_mode(st), default_mode, loader=load)
+    if module.params['validate'] and plan.changed:
+        ssh = find_binary(module, module.params['ssh_binary'], 'ssh_binary', 'openssh-client')
+        outputs = validate_tree(module, plan.tree, ssh_g(ssh, specs))
         for warning in disagreements(specs, outputs):
-            report.warn(warning)
-    if st is None and not main.lines:
-        changed = False  # absent on a missing file: nothing to do
-    result = dict(changed=changed, path=path, files=[path] if changed else [],
-                  effective=effective, messages=['%s%s' % (job['label'], n) for n in report.notes])
-    if changed and not module.check_mode:
-        if p['backup'] and st is not None and main.changed:
+            plan.report.warn(warning)
+    result = plan.result()
+    main = plan.tree.main
+    if plan.changed and not module.check_mode:
+        if module.params['backup'] and st is not None and main.changed:
             result['backup_file'] = directory.backup(name, st)
         owner = (st.st_uid, st.st_gid) if st is not None else (uid, gid)
         try:
-            directory.write(name, main.to_bytes(), owner[0], owner[1], new_mode)
+            directory.write(name, main.to_bytes(), owner[0], owner[1], plan.mode)
         except OSError as e:
             raise JobError('could not write %s: %s; the file is unchanged' % (path, e.strerror or e))
-    for msg in report.warnings:
-        module.warn('%s%s' % (job['label'], msg))
-    result['diff'] = diff_entries([main] if changed else []) if module._diff else []
-    if not module._diff:
-        del result['diff']
+    for msg in plan.warnings():
+        module.warn(msg)
+    if module._diff:
+        result['diff'] = diff_entries([main] if plan.changed else [])
     return result
 
 

@@ -176,45 +176,21 @@ import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
-    InputError,
-    apply_server,
-    check_int,
-    check_keyword,
-    check_text,
-    resolve_timing,
-    semantic_warnings,
-    server_effective,
-    timing_names,
+from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import InputError
+from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
+    SERVER_SPEC,
+    server_plan,
+    server_result,
+    server_settings,
+    server_warnings,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath
-from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSHD, ConfigError, Tree
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import ConfigError
 from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
     diff_entries,
     find_binary,
     validate_tree,
 )
-
-
-def requested_settings(params):
-    """Module options → {keyword: value-or-None}; None means 'leave alone'."""
-    count = check_int('client_alive_count_max', params['client_alive_count_max'])
-    interval = resolve_timing(timing_names('client_alive_interval'),
-                              check_int('client_alive_interval', params['client_alive_interval']), count,
-                              params['nat_idle_timeout'], params['dead_peer_timeout'])
-    tcp = params['tcp_keepalive']
-    settings = {
-        'ClientAliveInterval': interval,
-        'ClientAliveCountMax': count,
-        'TCPKeepAlive': None if tcp is None else ('yes' if tcp else 'no'),
-    }
-    managed = set(k.lower() for k in settings)
-    for key, value in params['options'].items():
-        key = check_keyword('options', key)
-        if key.lower() in managed:
-            raise InputError('options: set %s with its own option' % key)
-        settings[key] = check_text('options.%s' % key, value)
-    return settings
 
 
 def validators(module, sshd):
@@ -275,46 +251,24 @@ def replace_files(module, docs, backup):
 
 
 def run_module():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type='path', default='/etc/ssh/sshd_config'),
-            client_alive_interval=dict(type='int'),
-            client_alive_count_max=dict(type='int'),
-            tcp_keepalive=dict(type='bool'),
-            match=dict(type='str'),
-            nat_idle_timeout=dict(type='int'),
-            dead_peer_timeout=dict(type='int'),
-            options=dict(type='dict', default={}),
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-            backup=dict(type='bool', default=False),
-            validate=dict(type='bool', default=True),
-            validate_command=dict(type='str'),
-            sshd_binary=dict(type='str', default='sshd'),
-            include_base=dict(type='path', default='/etc/ssh'),
-        ),
-        required_one_of=[('client_alive_interval', 'client_alive_count_max', 'tcp_keepalive', 'nat_idle_timeout',
-                          'options')],
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(supports_check_mode=True, **SERVER_SPEC)
     p = module.params
     path = p['path']
     try:
-        settings = requested_settings(p)
+        settings = server_settings(p)
     except InputError as e:
         module.fail_json(msg=str(e))
     if os.path.isdir(path):
         module.fail_json(msg='path=%s is a directory; give the sshd_config file itself' % path)
     if not os.path.exists(path):
         module.fail_json(msg='path=%s does not exist; is openssh-server installed?' % path)
-    if p['state'] == 'present':
-        for msg in semantic_warnings(settings['ClientAliveInterval'], settings['ClientAliveCountMax'], SSHD):
-            module.warn(msg)
+    for msg in server_warnings(p, settings):
+        module.warn(msg)
 
     with SafeDir(os.path.dirname(path) or '.') as directory:
         try:
             directory.lock()
-            tree = Tree(path, SSHD, base_dir=p['include_base'])
-            report = apply_server(tree, settings, match=p['match'], state=p['state'])
+            tree, report = server_plan(p, settings)
         except (InputError, ConfigError, UnsafePath) as e:
             module.fail_json(msg='%s: %s' % (path, e))
         changed_docs = tree.changed_docs()
@@ -329,13 +283,7 @@ def run_module():
 
     for msg in report.warnings:
         module.warn(msg)
-    keywords = [k for k, v in settings.items() if v is not None]
-    result = dict(
-        changed=bool(changed_docs),
-        files=[d.path for d in changed_docs],
-        effective=server_effective(tree, keywords, match=p['match']),
-        messages=report.notes,
-    )
+    result = server_result(p, settings, tree, report)
     if backups:
         result['backup_file'] = backups.get(changed_docs[0].path)
         result['backup_files'] = backups

@@ -42,5 +42,19 @@ def test_check_then_apply_then_noop(tmp_path, sshd_tree, hostkey, user):
     assert sshd_T(config, hostkey)['clientaliveinterval'] == '60'
     assert ssh_G('%s/.ssh/config' % user.pw_dir, 'bastion')['serveraliveinterval'] == '30'
 
-    rc, out, recap = playbook(play, '--diff', *extra)
+    rc, out, recap = playbook(play, '--diff', '-vvv', *extra)
     assert rc == 0 and recap['localhost']['changed'] == 0, out
+    # the rerun is decided on the controller from a shell read: no module (no Python) started for either
+    for module in ('sshd_keepalive', 'client_keepalive'):
+        assert 'keepalive.ssh.%s: nothing to change, decided on the controller' % module in out, out
+    assert 'AnsiballZ' not in out and 'PUT ' not in out
+
+    client = '%s/.ssh/config' % user.pw_dir
+    with open(client) as f:
+        drifted = f.read().replace('ServerAliveInterval 30', 'ServerAliveInterval 31')
+    with open(client, 'w') as f:
+        f.write(drifted)
+    rc, out, recap = playbook(play, '-vvv', *extra)  # drift: the module runs and puts it back
+    assert rc == 0 and recap['localhost']['changed'] == 1, out
+    assert 'keepalive.ssh.client_keepalive: running the module (it would change something)' in out
+    assert ssh_G(client, 'bastion')['serveraliveinterval'] == '30'

@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright: keepalive.ssh developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""client_keepalive: decide an unchanged run on the controller, else run the module (see plugin_utils/noop_action.py)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
+    CLIENT_SPEC,
+    ClientPlan,
+    client_result,
+    client_warnings,
+    host_specs,
+    jobs,
+    target,
+)
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH
+from ansible_collections.keepalive.ssh.plugins.plugin_utils.noop_action import NoOpAwareAction
+from ansible_collections.keepalive.ssh.plugins.plugin_utils.snapshot import Unsupported
+
+
+class ActionModule(NoOpAwareAction):
+
+    MODULE = 'keepalive.ssh.client_keepalive'
+    SPEC = CLIENT_SPEC
+
+    def first_requests(self, params):
+        # the users, and a given config file with every directory above it (the walk is among them)
+        forms = [(u['name'], u['config']) for u in params['users']] if params['users'] else [
+            (params['user'], params['path'])]
+        requests = [('u', user) for user, _path in forms if user]
+        for _user, path in forms:
+            while path and path not in ('/', '.'):
+                requests.append(('f', path))
+                path = os.path.dirname(path)
+        return requests
+
+    @staticmethod
+    def _walk(where):
+        """The module's SafeDir walk: the trusted directory and each one below it, then the file."""
+        trusted, relative, _uid, _gid, default_mode = where
+        dirs = [trusted]
+        for part in os.path.dirname(relative).split('/'):
+            if part:
+                dirs.append(os.path.join(dirs[-1], part))
+        return dirs, os.path.join(trusted, relative), default_mode
+
+    def plan(self, params, snapshot, diff):
+        if params['system_config']:
+            raise Unsupported('system_config: the drop-in choice reads the host directly')
+        todo = [(job, host_specs(job['hosts'], job['state'], params, job['prefix'])) for job in jobs(params)]
+        snapshot.require([('u', job['user']) for job, _specs in todo if job['user']])
+        walks = [self._walk(target(job, params['drop_in'], getpwnam=snapshot.getpwnam, ids=(None, None)))
+                 for job, _specs in todo]
+        snapshot.require([('f', p) for dirs, path, _mode in walks for p in dirs + [path]])
+        results, warnings = [], []
+        for (job, specs), (dirs, path, default_mode) in zip(todo, walks):
+            for directory in dirs:
+                snapshot.real_dir(directory)
+            entry = snapshot.regular_file(path)
+            plan = ClientPlan(job, specs, path, entry.mode, default_mode, loader=snapshot.loader(SSH),
+                              matcher=snapshot.matcher, expanduser=snapshot.expanduser)
+            if plan.changed:
+                return None
+            result = plan.result()
+            if diff:
+                result['diff'] = []
+            results.append(result)
+            warnings.extend(client_warnings(job, specs) + plan.warnings())
+        result = client_result(params, results)
+        if warnings:
+            result['warnings'] = warnings
+        return result

@@ -1,0 +1,47 @@
+# -*- coding: utf-8 -*-
+# Copyright: keepalive.ssh developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""sshd_keepalive: decide an unchanged run on the controller, else run the module (see plugin_utils/noop_action.py)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
+    SERVER_SPEC,
+    server_plan,
+    server_result,
+    server_settings,
+    server_warnings,
+)
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSHD
+from ansible_collections.keepalive.ssh.plugins.plugin_utils.noop_action import NoOpAwareAction
+
+
+class ActionModule(NoOpAwareAction):
+
+    MODULE = 'keepalive.ssh.sshd_keepalive'
+    SPEC = SERVER_SPEC
+
+    def first_requests(self, params):
+        # the main file, its directory and the drop-in directory most distributions include first
+        return [('f', params['path']), ('f', os.path.dirname(params['path']) or '.'),
+                ('d', os.path.join(params['include_base'], 'sshd_config.d'))]
+
+    def plan(self, params, snapshot, diff):
+        settings = server_settings(params)
+        snapshot.regular_file(params['path'])  # the module's checks: exists, not a directory
+        snapshot.real_dir(os.path.dirname(params['path']) or '.')
+        tree, report = server_plan(params, settings, loader=snapshot.loader(SSHD), matcher=snapshot.matcher,
+                                   expanduser=snapshot.expanduser)
+        if tree.changed_docs():
+            return None
+        result = server_result(params, settings, tree, report)
+        warnings = server_warnings(params, settings) + report.warnings
+        if warnings:
+            result['warnings'] = warnings
+        if diff:
+            result['diff'] = []
+        return result

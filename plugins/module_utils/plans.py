@@ -1,0 +1,289 @@
+# -*- coding: utf-8 -*-
+# Copyright: keepalive.ssh developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a module run decides, apart from its I/O: options → engine → result.
+
+The modules call these with the host's own files.  The action plugins of the
+same name call them with a snapshot of those files read over the connection
+(plugins/plugin_utils/snapshot.py), so a run that would change nothing ends on
+the controller with the result the module would have returned, without
+starting Python on the host.  One decision, two readers.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import pwd
+import stat
+
+from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
+    CLIENT_KEYWORDS,
+    HostSpec,
+    InputError,
+    apply_client,
+    apply_server,
+    check_int,
+    check_keyword,
+    check_patterns,
+    check_text,
+    client_effective,
+    resolve_timing,
+    semantic_warnings,
+    server_effective,
+    system_target,
+    timing_names,
+)
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, ConfigError, Tree
+
+# -- sshd_keepalive ------------------------------------------------------------------------
+
+SERVER_SPEC = dict(
+    argument_spec=dict(
+        path=dict(type='path', default='/etc/ssh/sshd_config'),
+        client_alive_interval=dict(type='int'),
+        client_alive_count_max=dict(type='int'),
+        tcp_keepalive=dict(type='bool'),
+        match=dict(type='str'),
+        nat_idle_timeout=dict(type='int'),
+        dead_peer_timeout=dict(type='int'),
+        options=dict(type='dict', default={}),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        backup=dict(type='bool', default=False),
+        validate=dict(type='bool', default=True),
+        validate_command=dict(type='str'),
+        sshd_binary=dict(type='str', default='sshd'),
+        include_base=dict(type='path', default='/etc/ssh'),
+    ),
+    required_one_of=[('client_alive_interval', 'client_alive_count_max', 'tcp_keepalive', 'nat_idle_timeout',
+                      'options')],
+)
+
+
+def server_settings(params):
+    """Module options → {keyword: value-or-None}; None means 'leave alone'."""
+    count = check_int('client_alive_count_max', params['client_alive_count_max'])
+    interval = resolve_timing(timing_names('client_alive_interval'),
+                              check_int('client_alive_interval', params['client_alive_interval']), count,
+                              params['nat_idle_timeout'], params['dead_peer_timeout'])
+    tcp = params['tcp_keepalive']
+    settings = {
+        'ClientAliveInterval': interval,
+        'ClientAliveCountMax': count,
+        'TCPKeepAlive': None if tcp is None else ('yes' if tcp else 'no'),
+    }
+    managed = set(k.lower() for k in settings)
+    for key, value in params['options'].items():
+        key = check_keyword('options', key)
+        if key.lower() in managed:
+            raise InputError('options: set %s with its own option' % key)
+        settings[key] = check_text('options.%s' % key, value)
+    return settings
+
+
+def server_warnings(params, settings):
+    """Warnings about the requested values themselves (given before any file is read)."""
+    if params['state'] != 'present':
+        return []
+    return semantic_warnings(settings['ClientAliveInterval'], settings['ClientAliveCountMax'], SSHD)
+
+
+def server_plan(params, settings, **reader):
+    """Read the Include tree and edit it in memory; ``reader``: Tree's loader/matcher/expanduser."""
+    tree = Tree(params['path'], SSHD, base_dir=params['include_base'], **reader)
+    report = apply_server(tree, settings, match=params['match'], state=params['state'])
+    return tree, report
+
+
+def server_result(params, settings, tree, report):
+    """The module's result for an edited tree (backups and diff are added by the writer)."""
+    changed_docs = tree.changed_docs()
+    keywords = [k for k, v in settings.items() if v is not None]
+    return dict(changed=bool(changed_docs), files=[d.path for d in changed_docs],
+                effective=server_effective(tree, keywords, match=params['match']), messages=report.notes)
+
+
+# -- client_keepalive ----------------------------------------------------------------------
+
+HOST_OPTIONS = dict(
+    pattern=dict(type='str', required=True),
+    server_alive_interval=dict(type='int'),
+    server_alive_count_max=dict(type='int'),
+    nat_idle_timeout=dict(type='int'),
+    dead_peer_timeout=dict(type='int'),
+    options=dict(type='dict', default={}),
+    state=dict(type='str', choices=['present', 'absent']),
+)
+
+CLIENT_SPEC = dict(
+    argument_spec=dict(
+        user=dict(type='str'),
+        path=dict(type='path'),
+        system_config=dict(type='path'),
+        drop_in=dict(type='str', default='50-keepalive.conf'),
+        hosts=dict(type='list', elements='dict', options=HOST_OPTIONS),
+        users=dict(type='list', elements='dict', options=dict(
+            name=dict(type='str', required=True),
+            config=dict(type='path'),
+            hosts=dict(type='list', elements='dict', required=True, options=HOST_OPTIONS),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+        )),
+        nat_idle_timeout=dict(type='int'),
+        dead_peer_timeout=dict(type='int'),
+        state=dict(type='str', default='present', choices=['present', 'absent']),
+        mode=dict(type='raw'),
+        backup=dict(type='bool', default=False),
+        validate=dict(type='bool', default=True),
+        ssh_binary=dict(type='str', default='ssh'),
+    ),
+    required_one_of=[('user', 'path', 'system_config', 'users')],
+    mutually_exclusive=[('system_config', 'user'), ('system_config', 'path'), ('users', 'user'),
+                        ('users', 'path'), ('users', 'system_config'), ('users', 'hosts')],
+)
+
+
+class JobError(Exception):
+    """A failure of one file's job; the message is complete and actionable."""
+
+
+def _own_or(item, params, key):
+    return item.get(key) if item.get(key) is not None else params[key]
+
+
+def host_specs(hosts, state, params, prefix=''):
+    """hosts: option → HostSpec list, every value checked before anything is read."""
+    specs = []
+    for n, item in enumerate(hosts):
+        where = '%shosts[%d]' % (prefix, n)
+        patterns = check_patterns('%s.pattern' % where, item['pattern'])
+        count = check_int('%s.server_alive_count_max' % where, item.get('server_alive_count_max'))
+        interval = resolve_timing(timing_names('server_alive_interval', where + '.'),
+                                  check_int('%s.server_alive_interval' % where, item.get('server_alive_interval')),
+                                  count, _own_or(item, params, 'nat_idle_timeout'),
+                                  _own_or(item, params, 'dead_peer_timeout'))
+        settings = {'ServerAliveInterval': interval, 'ServerAliveCountMax': count}
+        for key, value in (item.get('options') or {}).items():
+            key = check_keyword('%s.options' % where, key)
+            if key.lower() in (k.lower() for k in CLIENT_KEYWORDS):
+                raise InputError('%s.options: set %s with its own option' % (where, key))
+            settings[key] = check_text('%s.options.%s' % (where, key), value)
+        specs.append(HostSpec(patterns, settings, item.get('state') or state))
+    seen = set()
+    for spec in specs:
+        key = tuple(sorted(p.lower() for p in spec.patterns))
+        if key in seen:
+            raise InputError('%shosts: pattern %r is listed twice' % (prefix, spec.pattern))
+        seen.add(key)
+    return specs
+
+
+def jobs(p):
+    """One job per file: the single user/path/system_config form, or each entry of users."""
+    if p['users']:
+        return [dict(label='users[%d] (%s): ' % (n, u['name']), prefix='users[%d].' % n, user=u['name'],
+                     path=u['config'], system_config=None, hosts=u['hosts'], state=u['state'], mode=p['mode'])
+                for n, u in enumerate(p['users'])]
+    if not p['hosts']:
+        raise JobError('hosts is required unless users is given')
+    return [dict(label='', prefix='', user=p['user'], path=p['path'], system_config=p['system_config'],
+                 hosts=p['hosts'], state=p['state'], mode=p['mode'])]
+
+
+def target(job, drop_in, getpwnam=pwd.getpwnam, ids=None):
+    """(trusted dir, path below it, owner uid, gid, default mode) of the file to manage.
+
+    Directories below the trusted one are opened without following links:
+    they belong to the user (their home, their .ssh).  ``getpwnam`` and ``ids``
+    (uid, gid of the run) default to this machine's.
+    """
+    user, path, system = job['user'], job['path'], job['system_config']
+    if system:
+        try:
+            path = system_target(system, drop_in)
+        except (ConfigError, InputError) as e:
+            raise JobError('system_config=%s: %s' % (system, e))
+        return os.path.dirname(path), os.path.basename(path), 0, 0, 0o644
+    if user:
+        try:
+            pw = getpwnam(user)
+        except KeyError:
+            raise JobError('user=%s does not exist in the passwd database' % user)
+        home = pw.pw_dir.rstrip('/') or '/'
+        path = path or os.path.join(home, '.ssh', 'config')
+        if os.path.isabs(path) and path.startswith(home + '/') and home != '/':
+            trusted = home
+        elif os.path.basename(os.path.dirname(path)) == '.ssh':
+            trusted = os.path.dirname(os.path.dirname(path))  # a home elsewhere: its .ssh is the user's
+        else:
+            trusted = os.path.dirname(path)
+        return trusted, os.path.relpath(path, trusted), pw.pw_uid, pw.pw_gid, 0o600
+    uid, gid = ids or (os.getuid(), os.getgid())
+    return os.path.dirname(path) or '.', os.path.basename(path), uid, gid, 0o600
+
+
+def parse_mode(mode):
+    if mode is None:
+        return None
+    try:
+        return int(str(mode), 8) if not isinstance(mode, int) else mode
+    except ValueError:
+        raise JobError('mode must be an octal mode such as "0600", got %r' % mode)
+
+
+def client_warnings(job, specs):
+    """Warnings about the requested values themselves, one per Host pattern."""
+    warnings = []
+    for spec in specs:
+        if spec.state == 'present':
+            interval = spec.settings.get('ServerAliveInterval')
+            for msg in semantic_warnings(interval and int(interval), None, SSH):
+                warnings.append('%sHost %s: %s' % (job['label'], spec.pattern, msg))
+    return warnings
+
+
+class ClientPlan:
+    """One user's file edited in memory, with the mode it must end with and whether anything changes."""
+
+    def __init__(self, job, specs, path, current_mode, default_mode, **reader):
+        try:
+            self.tree = Tree(path, SSH, **reader)
+            self.report = apply_client(self.tree, specs)
+        except (InputError, ConfigError) as e:
+            raise JobError('%s: %s' % (path, e))
+        self.job, self.specs, self.path = job, specs, path
+        self.exists = current_mode is not None
+        explicit = parse_mode(job['mode'])
+        self.mode = current_mode if self.exists and explicit is None else (explicit or default_mode)
+        if explicit is not None and self.exists and job['user'] and self.mode & ~current_mode:
+            raise JobError('mode=%04o would loosen %s (now %04o); a user\'s ssh config is only ever tightened'
+                           % (self.mode, path, current_mode))
+        main = self.tree.main
+        self.changed = main.changed or not self.exists or current_mode != self.mode
+        if not self.exists and not main.lines:
+            self.changed = False  # absent on a missing file: nothing to do
+
+    def result(self):
+        """The job's result (backup_file and diff are added by the writer)."""
+        effective = dict((s.pattern, client_effective(self.tree, s.probe)) for s in self.specs
+                         if s.state == 'present')
+        return dict(changed=self.changed, path=self.path, files=[self.path] if self.changed else [],
+                    effective=effective, messages=['%s%s' % (self.job['label'], n) for n in self.report.notes])
+
+    def warnings(self):
+        return ['%s%s' % (self.job['label'], msg) for msg in self.report.warnings]
+
+
+def client_result(params, results):
+    """The module's result: one job's result, or with users the aggregate of every user's."""
+    if not params['users']:
+        return results[0]
+    merged = dict(changed=any(r['changed'] for r in results), files=[f for r in results for f in r['files']],
+                  messages=[m for r in results for m in r['messages']], results=results)
+    if any('diff' in r for r in results):
+        merged['diff'] = [d for r in results for d in r.get('diff', [])]
+    return merged
+
+
+def file_mode(st):
+    return None if st is None else stat.S_IMODE(st.st_mode)

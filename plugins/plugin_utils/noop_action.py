@@ -1,0 +1,110 @@
+# -*- coding: utf-8 -*-
+# Copyright: keepalive.ssh developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugins that skip the module when it would change nothing.
+
+Like ``copy`` and ``template`` compare checksums before transferring, the
+keepalive actions first read the managed files over the connection with a
+plain shell command (plugin_utils/snapshot.py) and run the module's own
+decision (module_utils/plans.py) on the controller.  Only an unchanged result
+ends there; anything else (a change, an error, input the snapshot cannot
+judge exactly) runs the module, which reads, validates and writes as always.
+A nightly run on a converged fleet then starts no Python on the hosts.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import InputError
+from ansible_collections.keepalive.ssh.plugins.module_utils.plans import JobError
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import ConfigError
+from ansible_collections.keepalive.ssh.plugins.plugin_utils.snapshot import Snapshot, Unsupported, decide
+
+display = Display()
+
+
+def _plain(value):
+    """No '~' or '$': the module expands those on the host, the controller must not."""
+    if isinstance(value, dict):
+        return all(_plain(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    return not isinstance(value, str) or ('~' not in value and '$' not in value)
+
+
+def unshared_copy(value):
+    """A copy in which no dict or list appears twice.
+
+    validate() fills defaults into nested dicts in place: on a shared one (two users given the same
+    host list) the second pass would see the first's filled-in None as given.  The module gets its
+    args through JSON, which never shares, and the task's own args must stay as given.
+    """
+    if isinstance(value, dict):
+        return dict((k, unshared_copy(v)) for k, v in value.items())
+    if isinstance(value, list):
+        return [unshared_copy(v) for v in value]
+    return value
+
+
+class NoOpAwareAction(ActionBase):
+    """Subclasses set MODULE, SPEC (the module's AnsibleModule keywords) and implement plan()."""
+
+    MODULE = None
+    SPEC = None
+    _supports_check_mode = True
+    _supports_async = True
+
+    def first_requests(self, params):
+        """What to read in the first round, so most hosts need one round."""
+        return []
+
+    def plan(self, params, snapshot, diff):
+        """The module's unchanged result from ``snapshot``, or None when it would change something."""
+        raise NotImplementedError
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(NoOpAwareAction, self).run(tmp, task_vars)
+        del tmp
+        unchanged = self._unchanged_result()
+        if unchanged is not None:
+            result.update(unchanged)
+            return result
+        result.update(self._execute_module(module_name=self.MODULE, module_args=self._task.args,
+                                           task_vars=task_vars))
+        return result
+
+    def _unchanged_result(self):
+        if self._task.async_val or getattr(self._connection._shell, 'SHELL_FAMILY', '') != 'sh':
+            return None
+        if not _plain(self._task.args):
+            return None
+        validation = ArgumentSpecValidator(**self.SPEC).validate(unshared_copy(self._task.args))
+        if validation.error_messages:
+            return None  # the module says what is wrong, in its words
+        params = validation.validated_parameters
+        result, why, snapshot = self.decision(params, self._probe, self._task.diff)
+        if result is None:
+            display.vvv('%s: running the module (%s)' % (self.MODULE, why), host=self._play_context.remote_addr)
+            return None
+        display.vvv('%s: nothing to change, decided on the controller from %d paths read in %d round(s); '
+                    'no module run' % (self.MODULE, len(snapshot.files), snapshot.rounds),
+                    host=self._play_context.remote_addr)
+        result['invocation'] = dict(module_args=params)
+        return result
+
+    def decision(self, params, run, diff):
+        """(the module's unchanged result or None, why not, the snapshot); ``run(script)`` → (rc, stdout)."""
+        snapshot = Snapshot(run)
+        try:
+            result = decide(snapshot, lambda snap: self.plan(params, snap, diff), self.first_requests(params))
+        except (Unsupported, InputError, JobError, ConfigError, KeyError) as e:
+            return None, str(e), snapshot
+        return result, 'it would change something', snapshot
+
+    def _probe(self, script):
+        res = self._low_level_execute_command(script, sudoable=True, executable='/bin/sh')
+        return res['rc'], res['stdout']

@@ -1,0 +1,256 @@
+# -*- coding: utf-8 -*-
+# Copyright: keepalive.ssh developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A read-only snapshot of a managed host's ssh config files, fetched with one POSIX shell command per round.
+
+The action plugins feed it to the engine (module_utils/plans.py) to find out,
+on the controller, whether the module would change anything.  Reading files
+with ``cat``-class tools costs a shell over the open connection; a module run
+costs a Python start and the compile of ansible.module_utils.basic, which on a
+fleet is most of a no-op run.
+
+Only what can be answered exactly is answered: a symlink, a hard-linked file,
+a glob outside the last path component, a tool that is missing (stat, base64,
+getent) or any output we do not recognise raises :class:`Unsupported`, and the
+caller runs the module, which decides as always.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import binascii
+import fnmatch
+import glob
+import os
+import shlex
+
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import Document
+
+MAX_ROUNDS = 6
+BEGIN, END = 'keepalive.ssh-probe-begin', 'keepalive.ssh-probe-end'
+
+# One function per request kind, called with the request's index and path (or user name); every
+# record ends with a line holding a single dot.  No command substitution: on a fleet each fork counts.
+# k: what a path is, without following a final symlink.  m: a regular file's mode, links, owner and
+# content.  f: one path.  d: a directory's entries, then each regular entry's content.  u: a passwd line.
+# Names that are not plain are base64 after a '='.
+_FUNCTIONS = r'''
+k() { if [ -L "$1" ]; then t=link; elif [ -f "$1" ]; then t=file; elif [ -d "$1" ]; then t=dir;
+      elif [ -e "$1" ]; then t=other; else t=missing; fi; }
+n() { case $1 in *[!A-Za-z0-9._+,@%-]*|'') printf '=%s\n' "$(printf '%s' "$1" | base64 | tr -d '\n')";;
+      *) printf '%s\n' "$1";; esac; }
+m() { stat -c '%a %h %u %g' -- "$1" 2>/dev/null || stat -f '%Lp %l %u %g' "$1" 2>/dev/null || echo '? ? ? ?'
+      base64 < "$1" 2>/dev/null || echo '!'; echo .; }
+f() { k "$2"; printf 'F %s %s\n' "$1" "$t"; if [ "$t" = file ]; then m "$2"; else echo .; fi; }
+d() { k "$2"; printf 'D %s %s\n' "$1" "$t"
+      if [ "$t" != dir ]; then echo .; return; fi
+      for e in "$2"/* "$2"/.[!.]* "$2"/..?*; do
+        [ -e "$e" ] || [ -L "$e" ] || continue
+        k "$e"; printf '%s ' "$t"; n "${e##*/}"
+      done; echo .
+      for e in "$2"/* "$2"/.[!.]* "$2"/..?*; do
+        k "$e"; [ "$t" = file ] || continue
+        printf 'N %s ' "$1"; n "${e##*/}"; m "$e"
+      done; }
+u() { printf 'U %s\n' "$1"; getent passwd "$2"; echo .; }
+'''
+
+
+class Unsupported(Exception):
+    """The snapshot cannot answer this exactly: run the module instead."""
+
+
+class Missing(Exception):
+    """Not fetched yet: ``requests`` are (kind, name) pairs, kind one of 'f', 'd', 'u'."""
+
+    def __init__(self, requests):
+        super(Missing, self).__init__(' '.join('%s %s' % r for r in requests))
+        self.requests = requests
+
+
+class Entry:
+    """What one path is: kind ('file', 'dir', 'link', 'other', 'missing'), and for files mode, links, owner, data."""
+
+    def __init__(self, kind, mode=None, nlink=None, uid=None, gid=None, data=None):
+        self.kind, self.mode, self.nlink, self.uid, self.gid, self.data = kind, mode, nlink, uid, gid, data
+
+
+class Passwd:
+    """The fields of a passwd line that target() reads (pwd.struct_passwd's names)."""
+
+    def __init__(self, line):
+        fields = line.split(':')
+        if len(fields) < 7:
+            raise Unsupported('unexpected passwd line %r' % line)
+        self.pw_name, self.pw_dir = fields[0], fields[5]
+        try:
+            self.pw_uid, self.pw_gid = int(fields[2]), int(fields[3])
+        except ValueError:
+            raise Unsupported('unexpected passwd line %r' % line)
+
+
+def _name(field):
+    """A name as the probe prints it: plain, or '=' and base64."""
+    if not field.startswith('='):
+        return field
+    try:
+        return base64.b64decode(field[1:].encode('ascii'), validate=True).decode('utf-8')
+    except (ValueError, binascii.Error, UnicodeError):
+        raise Unsupported('undecodable name in the probe output')
+
+
+def probe_script(requests):
+    """The shell command that answers ``requests`` ((kind, name) pairs) in one round."""
+    calls = ['%s %d %s' % (kind, i, shlex.quote(name)) for i, (kind, name) in enumerate(requests)]
+    # the markers keep out whatever the login shell's rc files print
+    return '%secho %s\n%s\necho %s\n' % (_FUNCTIONS, BEGIN, '\n'.join(calls), END)
+
+
+class Snapshot:
+    """Files, directories and users of one host, as far as fetched; ``run(script)`` → (rc, stdout)."""
+
+    def __init__(self, run):
+        self._run = run
+        self.files = {}
+        self.dirs = {}
+        self.users = {}
+        self.rounds = 0
+
+    # -- fetching ------------------------------------------------------------------------
+
+    def fetch(self, requests):
+        self.rounds += 1
+        _rc, out = self._run(probe_script(requests))  # the rc is the last test's; the END marker tells
+        lines = out.splitlines()
+        if BEGIN not in lines or END not in lines:
+            raise Unsupported('the probe did not run to its end')
+        self.parse(lines[lines.index(BEGIN) + 1:lines.index(END)], requests)
+        for kind, name in requests:
+            if not self._has(kind, name):
+                raise Unsupported('the probe did not answer %s %s' % (kind, name))
+
+    def _has(self, kind, name):
+        return name in {'f': self.files, 'd': self.dirs, 'u': self.users}[kind]
+
+    def parse(self, lines, requests):
+        """Read the probe's records (see _FUNCTIONS) into files, dirs and users."""
+        i = 0
+        while i < len(lines):
+            kind, _sep, rest = lines[i].partition(' ')
+            index, _sep, arg = rest.partition(' ')
+            try:
+                name = requests[int(index)][1]
+                end = lines.index('.', i + 1)
+            except (ValueError, IndexError):
+                raise Unsupported('unexpected probe output %r' % lines[i])
+            body = lines[i + 1:end]
+            i = end + 1
+            if kind == 'F':
+                self.files[name] = self._file(arg, body)
+            elif kind == 'N':
+                self.files[os.path.join(name, _name(arg))] = self._file('file', body)
+            elif kind == 'D':
+                self.dirs[name] = (arg, [(_name(e.partition(' ')[2]), e.partition(' ')[0]) for e in body])
+            elif kind == 'U':
+                self.users[name] = Passwd(body[0]) if body else None
+            else:
+                raise Unsupported('unexpected probe output %r' % lines[i])
+
+    @staticmethod
+    def _file(kind, body):
+        if kind != 'file':
+            return Entry(kind)
+        meta = body[0].split() if body else []
+        if len(meta) != 4 or '?' in meta or body[1:] == ['!']:
+            raise Unsupported('stat or base64 is missing on the host')
+        try:
+            data = base64.b64decode(''.join(body[1:]).encode('ascii'), validate=True)
+            return Entry(kind, int(meta[0], 8), int(meta[1]), int(meta[2]), int(meta[3]), data)
+        except (ValueError, binascii.Error):
+            raise Unsupported('unexpected stat or base64 output')
+
+    # -- answers (Missing when not fetched yet) --------------------------------------------
+
+    def require(self, requests):
+        """Ask for everything a step needs at once: one round instead of one per path."""
+        missing = [r for r in requests if not self._has(*r)]
+        if missing:
+            raise Missing(missing)
+
+    def entry(self, path):
+        self.require([('f', path)])
+        return self.files[path]
+
+    def listing(self, path):
+        self.require([('d', path)])
+        return self.dirs[path]
+
+    def getpwnam(self, name):
+        self.require([('u', name)])
+        if self.users[name] is None:
+            raise KeyError(name)
+        return self.users[name]
+
+    def regular_file(self, path):
+        """The Entry of a plain file with one link; anything else is the module's to judge."""
+        entry = self.entry(path)
+        if entry.kind != 'file' or entry.nlink != 1:
+            raise Unsupported('%s is a %s with %s links' % (path, entry.kind, entry.nlink))
+        return entry
+
+    def real_dir(self, path):
+        """``path`` is a directory, not a symlink to one."""
+        kind = self.entry(path).kind
+        if kind != 'dir':
+            raise Unsupported('%s is a %s, not a directory' % (path, kind))
+
+    # -- the engine's reader ----------------------------------------------------------------
+
+    def loader(self, dialect):
+        """Document.load's semantics: a missing file is an empty document."""
+        def load(path):
+            entry = self.entry(path)
+            if entry.kind == 'missing':
+                return Document('', dialect, path)
+            return Document.from_bytes(self.regular_file(path).data, dialect, path)
+        return load
+
+    def matcher(self, pattern):
+        """sshconf.local_matches' answer for ``pattern``, for globs in the last path component only."""
+        directory, part = os.path.split(pattern)
+        if not glob.has_magic(pattern):
+            kind = self.entry(pattern).kind
+            if kind in ('link', 'other'):
+                raise Unsupported('Include %s names a %s' % (pattern, kind))
+            return [pattern] if kind == 'file' else []
+        if glob.has_magic(directory):
+            raise Unsupported('Include %s has a glob before its last component' % pattern)
+        kind, entries = self.listing(directory)
+        if kind in ('link', 'other'):
+            raise Unsupported('Include directory %s is a %s' % (directory, kind))
+        hidden_ok = part.startswith('.')
+        names = [n for n, _kind in entries if (hidden_ok or not n.startswith('.')) and fnmatch.fnmatchcase(n, part)]
+        matches = sorted(os.path.join(directory, n) for n in names)
+        kinds = dict(entries)
+        if any(kinds[os.path.basename(m)] in ('link', 'other') for m in matches):
+            raise Unsupported('Include %s matches a symlink or special file' % pattern)
+        return [m for m in matches if kinds[os.path.basename(m)] == 'file']
+
+    @staticmethod
+    def expanduser(path):
+        raise Unsupported('Include %s is relative to a home directory' % path)
+
+
+def decide(snapshot, plan, first=()):
+    """Run ``plan(snapshot)`` fetching what it asks for, round by round; Unsupported when it keeps asking."""
+    pending = list(first)
+    for _round in range(MAX_ROUNDS):
+        if pending:
+            snapshot.fetch(pending)
+        try:
+            return plan(snapshot)
+        except Missing as e:
+            pending = e.requests
+    raise Unsupported('needs more than %d rounds' % MAX_ROUNDS)

@@ -1,0 +1,163 @@
+# -*- coding: utf-8 -*-
+"""The probe's snapshot reads what the engine reads on the host: run the real shell script here with sh."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, Document, Tree, local_matches
+from ansible_collections.keepalive.ssh.plugins.plugin_utils.snapshot import (
+    BEGIN,
+    END,
+    Missing,
+    Snapshot,
+    Unsupported,
+    decide,
+    probe_script,
+)
+
+HERE = os.path.dirname(__file__)
+FIXTURES = os.path.join(HERE, '..', '..', '..', 'fixtures')
+sys.path.insert(0, os.path.join(HERE, '..', '..', '..', '..', 'tools'))
+
+from fleet import copy_fixture  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def local_sh(env=None):
+    def run(script):
+        proc = subprocess.run(['/bin/sh', '-c', script], capture_output=True, env=env, check=False)
+        return proc.returncode, proc.stdout.decode('utf-8', 'surrogateescape')
+    return run
+
+
+def read_tree(path, dialect, base_dir, snapshot=None):
+    """(path, text) of every file of the tree in reading order, read locally or from a snapshot."""
+    def plan(snap):
+        reader = {} if snap is None else dict(loader=snap.loader(dialect), matcher=snap.matcher,
+                                              expanduser=snap.expanduser)
+        tree = Tree(path, dialect, base_dir=base_dir, **reader)
+        return [(p, tree.docs[p].original) for p in tree.files()]
+    if snapshot is None:
+        return plan(None)
+    return decide(snapshot, plan, [('f', path)])
+
+
+@pytest.mark.parametrize('name', sorted(os.listdir(os.path.join(FIXTURES, 'sshd'))))
+def test_sshd_trees_read_alike(tmp_path, name):
+    dest = str(tmp_path / 'etc')
+    copy_fixture(os.path.join(FIXTURES, 'sshd', name), dest)
+    main = os.path.join(dest, 'sshd_config')
+    assert read_tree(main, SSHD, dest, Snapshot(local_sh())) == read_tree(main, SSHD, dest)
+
+
+@pytest.mark.parametrize('name', sorted(os.listdir(os.path.join(FIXTURES, 'ssh'))))
+def test_ssh_trees_read_alike(tmp_path, name):
+    dest = str(tmp_path / 'ssh')
+    copy_fixture(os.path.join(FIXTURES, 'ssh', name), dest)
+    main = os.path.join(dest, 'config')
+    assert read_tree(main, SSH, dest, Snapshot(local_sh())) == read_tree(main, SSH, dest)
+
+
+AWKWARD = ['a b.conf', u'\u00fc.conf', '.hidden.conf', 'x\ny.conf', '-n.conf', '=e.conf', "q'uote.conf", 'z.txt']
+
+
+@pytest.mark.parametrize('pattern', ['*.conf', '.*', '?.conf', '[a-z]*', '*', 'a b.conf', 'missing.conf', '-n.conf'])
+def test_globs_match_like_glob(tmp_path, pattern):
+    d = tmp_path / 'd'
+    d.mkdir()
+    (d / 'sub.conf').mkdir()  # a directory that matches: never a target
+    for n in AWKWARD:
+        (d / n).write_bytes(b'Port 22\n')
+    snap = Snapshot(local_sh())
+    full = os.path.join(str(d), pattern)
+    got = decide(snap, lambda s: s.matcher(full))
+    assert got == local_matches(full)
+    for path in got:
+        assert snap.loader(SSHD)(path).original == 'Port 22\n'
+
+
+def test_bytes_survive(tmp_path):
+    data = b'# caf\xe9 latin-1\r\nPort 22\tx\r\n\xff\xfe no newline'
+    (tmp_path / 'c').write_bytes(data)
+    snap = Snapshot(local_sh())
+    doc = decide(snap, lambda s: s.loader(SSHD)(str(tmp_path / 'c')), [('f', str(tmp_path / 'c'))])
+    assert doc.to_bytes() == data == Document.load(str(tmp_path / 'c'), SSHD).to_bytes()
+
+
+def test_metadata_and_users(tmp_path):
+    f = tmp_path / 'config'
+    f.write_text('Host x\n')
+    os.chmod(str(f), 0o640)
+    snap = Snapshot(local_sh())
+    snap.fetch([('f', str(f)), ('f', str(tmp_path)), ('u', 'root'), ('u', 'no-such-user-here')])
+    entry = snap.regular_file(str(f))
+    st = os.stat(str(f))
+    assert (entry.mode, entry.nlink, entry.uid, entry.gid) == (0o640, 1, st.st_uid, st.st_gid)
+    snap.real_dir(str(tmp_path))
+    assert snap.getpwnam('root').pw_uid == 0 and snap.getpwnam('root').pw_dir == '/root'
+    with pytest.raises(KeyError):
+        snap.getpwnam('no-such-user-here')
+
+
+def test_links_and_specials_are_for_the_module(tmp_path):
+    real = tmp_path / 'real'
+    real.write_text('Port 22\n')
+    os.symlink(str(real), str(tmp_path / 'link'))
+    os.link(str(real), str(tmp_path / 'hard'))
+    os.mkdir(str(tmp_path / 'inc'))
+    os.symlink(str(real), str(tmp_path / 'inc' / 'a.conf'))
+    snap = Snapshot(local_sh())
+    snap.fetch([('f', str(tmp_path / 'link')), ('f', str(tmp_path / 'hard')), ('d', str(tmp_path / 'inc'))])
+    for path in ('link', 'hard'):
+        with pytest.raises(Unsupported):
+            snap.regular_file(str(tmp_path / path))
+    with pytest.raises(Unsupported):
+        snap.real_dir(str(tmp_path / 'link'))
+    with pytest.raises(Unsupported):
+        snap.matcher(str(tmp_path / 'inc' / '*.conf'))
+    with pytest.raises(Unsupported):
+        snap.matcher(str(tmp_path / '*' / 'a.conf'))
+    with pytest.raises(Unsupported):
+        snap.expanduser('~/x')
+
+
+def test_missing_tools_mean_the_module_runs(tmp_path):
+    (tmp_path / 'c').write_text('Port 22\n')
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    for tool in ('stat', 'tr', 'getent'):  # no base64
+        os.symlink(shutil.which(tool), str(bin_dir / tool))
+    snap = Snapshot(local_sh(env={'PATH': str(bin_dir)}))
+    with pytest.raises(Unsupported):
+        snap.fetch([('f', str(tmp_path / 'c'))])
+
+
+def test_output_outside_the_markers_is_ignored_and_truncation_detected():
+    script = probe_script([('f', '/nonexistent')])
+    snap = Snapshot(lambda s: (0, 'motd noise\nF 0 link\n.\n' + '\n'.join([BEGIN, 'F 0 missing', '.', END])))
+    snap.fetch([('f', '/nonexistent')])
+    assert snap.entry('/nonexistent').kind == 'missing'
+    assert script.count(BEGIN) == 1
+    for out in ('', BEGIN + '\nF 0 file\n', BEGIN + '\nF 0 missing\n.\n'):
+        with pytest.raises(Unsupported):
+            Snapshot(lambda s, o=out: (0, o)).fetch([('f', '/nonexistent')])
+
+
+def test_decide_asks_round_by_round_and_gives_up():
+    calls = []
+    snap = Snapshot(lambda s: (calls.append(s), (0, '%s\n%s\n' % (BEGIN, END)))[1])
+    with pytest.raises(Unsupported):  # the probe never answers: no endless rounds
+        decide(snap, lambda s: s.entry('/x'))
+    assert len(calls) == 1
+
+    def never(_snap):
+        raise Missing([('f', '/y')])
+    with pytest.raises(Unsupported):
+        decide(Snapshot(local_sh()), never)
