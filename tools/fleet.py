@@ -180,6 +180,9 @@ class Fleet:
         return ('# --- keepalive.ssh fleet harness for %s (not part of the scenario) ---\n'
                 'ListenAddress %s:%d\nHostKey %s\nPidFile %s\nAuthorizedKeysFile %s\n'
                 'PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nLogLevel %s\n'
+                # bash sources ~/.bashrc for commands run by sshd unless it is a nested shell; this
+                # machine's root .bashrc starts pyenv (~0.1 s a command), a stock host's returns at once
+                'SetEnv SHLVL=1\n'
                 '# --- scenario: %s ---\n'
                 % (host.name, host.address, host.port, host.hostkey, host.pidfile,
                    os.path.join(self.root, 'authorized_keys'), self.log_level, host.scenario))
