@@ -4,6 +4,7 @@ For each fleet size N (simulated hosts from tools/fleet.py), median of REPS repe
 starting with cold SSH connections (Ansible's persistent connections are closed before every step):
 
   floor            ansible -m ansible.builtin.ping
+  two modules      reference: a playbook running ping twice (what two module executions per host cost)
   ours             keepalive.ssh roles: server + 3 users x 5 host profiles (first converge, then no-op rerun)
   lineinfile       the same end state as lineinfile/blockinfile tasks with validate: (what blog posts show)
   community.general.ssh_config   the client side with other_options (one task per user and Host block)
@@ -125,7 +126,7 @@ def fresh_fleet(size, forks):
 
 def measure(size, reps, forks, approaches):
     environ = env(forks)
-    samples = {'floor': []}
+    samples = {'floor': [], 'two modules': []}
     for a in approaches:
         samples[a.name + ' first'] = []
         samples[a.name + ' no-op'] = []
@@ -141,6 +142,10 @@ def measure(size, reps, forks, approaches):
                     t, _out = timed([os.path.join(bin_dir, 'ansible'), 'all'] + inventory_args(fleet) + [
                         '-m', 'ansible.builtin.ping'], environ, 'ping')
                     samples['floor'].append(t)
+                    fleet.reset_connections()
+                    t, _out = timed([os.path.join(bin_dir, 'ansible-playbook')] + inventory_args(fleet) + [
+                        os.path.join(PLAYBOOKS, 'two_pings.yml')], environ, 'two module runs (reference)')
+                    samples['two modules'].append(t)
                 fleet.reset_connections()
                 t, _out = timed(a.argv(fleet, extra), environ, a.name)
                 samples[a.name + ' first'].append(t)
@@ -192,6 +197,9 @@ def markdown(results, forks, reps, devsec):
         floor = m['floor']
         lines.append('| %s | floor: `ansible -m ping` | — | %.1f s | 1.00 | | | %.1f | | |'
                      % (size, floor, int(size) / floor))
+        if 'two modules' in m:
+            lines.append('| %s | reference: 2 module runs per host (ping twice, one playbook) | — | %.1f s | %.2f '
+                         '| | | %.1f | | |' % (size, m['two modules'], m['two modules'] / floor, int(size) / m['two modules']))
         for a in APPROACHES:
             if a.name + ' first' not in m:
                 lines.append('| %s | %s | %s | not measured (--baselines-up-to) | | | | | | |' % (size, a.name, a.scope))

@@ -49,20 +49,16 @@ def read_tree(path, dialect, base_dir, snapshot=None):
     return decide(snapshot, plan, [('f', path)])
 
 
-@pytest.mark.parametrize('name', sorted(os.listdir(os.path.join(FIXTURES, 'sshd'))))
-def test_sshd_trees_read_alike(tmp_path, name):
-    dest = str(tmp_path / 'etc')
-    copy_fixture(os.path.join(FIXTURES, 'sshd', name), dest)
-    main = os.path.join(dest, 'sshd_config')
-    assert read_tree(main, SSHD, dest, Snapshot(local_sh())) == read_tree(main, SSHD, dest)
+CORPUS = [('sshd', n, SSHD, 'sshd_config') for n in sorted(os.listdir(os.path.join(FIXTURES, 'sshd')))] + \
+    [('ssh', n, SSH, 'config') for n in sorted(os.listdir(os.path.join(FIXTURES, 'ssh')))]
 
 
-@pytest.mark.parametrize('name', sorted(os.listdir(os.path.join(FIXTURES, 'ssh'))))
-def test_ssh_trees_read_alike(tmp_path, name):
-    dest = str(tmp_path / 'ssh')
-    copy_fixture(os.path.join(FIXTURES, 'ssh', name), dest)
-    main = os.path.join(dest, 'config')
-    assert read_tree(main, SSH, dest, Snapshot(local_sh())) == read_tree(main, SSH, dest)
+@pytest.mark.parametrize('kind,name,dialect,main', CORPUS, ids=['%s-%s' % c[:2] for c in CORPUS])
+def test_corpus_trees_read_alike(tmp_path, kind, name, dialect, main):
+    dest = str(tmp_path / kind)
+    copy_fixture(os.path.join(FIXTURES, kind, name), dest)
+    path = os.path.join(dest, main)
+    assert read_tree(path, dialect, dest, Snapshot(local_sh())) == read_tree(path, dialect, dest)
 
 
 AWKWARD = ['a b.conf', u'\u00fc.conf', '.hidden.conf', 'x\ny.conf', '-n.conf', '=e.conf', "q'uote.conf", 'z.txt']
