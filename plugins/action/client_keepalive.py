@@ -62,8 +62,9 @@ class ActionModule(NoOpAwareAction):
             for directory in dirs:
                 snapshot.real_dir(directory)
             entry = snapshot.regular_file(path)
-            plan = ClientPlan(job, specs, path, entry.mode, default_mode, loader=snapshot.loader(SSH),
-                              matcher=snapshot.matcher, expanduser=snapshot.expanduser)
+            # what a user controls is read only below their home (the trusted directory)
+            plan = ClientPlan(job, specs, path, entry.mode, default_mode,
+                              **snapshot.reader(SSH, dirs[0] if job['user'] else None))
             if plan.changed:
                 return None
             result = plan.result()

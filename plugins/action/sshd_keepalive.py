@@ -34,8 +34,7 @@ class ActionModule(NoOpAwareAction):
         settings = server_settings(params)
         snapshot.regular_file(params['path'])  # the module's checks: exists, not a directory
         snapshot.real_dir(os.path.dirname(params['path']) or '.')
-        tree, report = server_plan(params, settings, loader=snapshot.loader(SSHD), matcher=snapshot.matcher,
-                                   expanduser=snapshot.expanduser)
+        tree, report = server_plan(params, settings, **snapshot.reader(SSHD))
         if tree.changed_docs():
             return None
         result = server_result(params, settings, tree, report)

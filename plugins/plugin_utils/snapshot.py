@@ -242,6 +242,34 @@ class Snapshot:
     def expanduser(path):
         raise Unsupported('Include %s is relative to a home directory' % path)
 
+    def reader(self, dialect, top=None):
+        """Tree's loader, matcher and expanduser; with ``top``, confined to real directories below it.
+
+        A user's config is the user's to write: its Include lines must not make the probe (root)
+        read, and send to the controller, files elsewhere.  The module reads those on the host.
+        """
+        load = self.loader(dialect)
+        if top is None:
+            return dict(loader=load, matcher=self.matcher, expanduser=self.expanduser)
+
+        def inside(directory):
+            rel = os.path.relpath(directory, top)
+            if rel == '..' or rel.startswith('../'):
+                raise Unsupported('%s is outside %s' % (directory, top))
+            here = top
+            for part in [p for p in rel.split('/') if p != '.']:
+                here = os.path.join(here, part)
+                self.real_dir(here)
+
+        def confined_load(path):
+            inside(os.path.dirname(path))
+            return load(path)
+
+        def confined_matcher(pattern):
+            inside(os.path.dirname(pattern))
+            return self.matcher(pattern)
+        return dict(loader=confined_load, matcher=confined_matcher, expanduser=self.expanduser)
+
 
 def decide(snapshot, plan, first=()):
     """Run ``plan(snapshot)`` fetching what it asks for, round by round; Unsupported when it keeps asking."""

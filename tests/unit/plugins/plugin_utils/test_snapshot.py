@@ -40,8 +40,7 @@ def local_sh(env=None):
 def read_tree(path, dialect, base_dir, snapshot=None):
     """(path, text) of every file of the tree in reading order, read locally or from a snapshot."""
     def plan(snap):
-        reader = {} if snap is None else dict(loader=snap.loader(dialect), matcher=snap.matcher,
-                                              expanduser=snap.expanduser)
+        reader = {} if snap is None else snap.reader(dialect)
         tree = Tree(path, dialect, base_dir=base_dir, **reader)
         return [(p, tree.docs[p].original) for p in tree.files()]
     if snapshot is None:
@@ -157,3 +156,30 @@ def test_decide_asks_round_by_round_and_gives_up():
         raise Missing([('f', '/y')])
     with pytest.raises(Unsupported):
         decide(Snapshot(local_sh()), never)
+
+
+@pytest.mark.parametrize('include', ['/etc/*', '../../outside/*', 'linked/*', 'linked/a.conf', '/etc/passwd'])
+def test_a_users_includes_are_read_only_below_their_home(tmp_path, include):
+    home = tmp_path / 'home'
+    (home / '.ssh').mkdir(parents=True)
+    (tmp_path / 'outside').mkdir()
+    (tmp_path / 'outside' / 'a.conf').write_text('Host secret\n')
+    os.symlink(str(tmp_path / 'outside'), str(home / '.ssh' / 'linked'))
+    (home / '.ssh' / 'config').write_text('Include %s\nHost x\n' % include)
+    main = str(home / '.ssh' / 'config')
+    snap = Snapshot(local_sh())
+    with pytest.raises(Unsupported):
+        decide(snap, lambda s: Tree(main, SSH, **s.reader(SSH, str(home))).files(), [('f', main)])
+    assert not [p for p in snap.files if not p.startswith(str(home))]  # nothing outside was even read
+    assert not snap.dirs
+
+
+def test_a_users_includes_below_their_home_are_read(tmp_path):
+    home = tmp_path / 'home'
+    (home / '.ssh' / 'config.d').mkdir(parents=True)
+    (home / '.ssh' / 'config.d' / 'a.conf').write_text('Host a\n')
+    (home / '.ssh' / 'config').write_text('Include config.d/*.conf\nHost x\n')
+    main = str(home / '.ssh' / 'config')
+    snap = Snapshot(local_sh())
+    files = decide(snap, lambda s: Tree(main, SSH, **s.reader(SSH, str(home))).files(), [('f', main)])
+    assert files == Tree(main, SSH).files()
