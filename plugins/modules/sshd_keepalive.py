@@ -107,7 +107,7 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in diff mode).
     support: full
 notes:
-  - A run that would change nothing is decided on the controller: the action plugin of the same name
+  - A run that would change nothing is decided on the controller; the action plugin of the same name
     reads the files with one POSIX shell command and runs the module's own decision; anything it cannot
     judge exactly (a change, an error, a symlink, a missing C(base64)/C(stat)) runs the module.
   - Check mode runs the same edit and validation and returns the same diff, without writing.
