@@ -16,6 +16,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     client_warnings,
     host_specs,
     jobs,
+    parse_mode,
     target,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH
@@ -63,7 +64,7 @@ class ActionModule(NoOpAwareAction):
                 snapshot.real_dir(directory)
             entry = snapshot.regular_file(path)
             # what a user controls is read only below their home (the trusted directory)
-            plan = ClientPlan(job, specs, path, entry.mode, default_mode,
+            plan = ClientPlan(job, specs, path, entry.mode, parse_mode(job['mode']), default_mode,
                               **snapshot.reader(SSH, dirs[0] if job['user'] else None))
             if plan.changed:
                 return None

@@ -245,7 +245,8 @@ def client_warnings(job, specs):
 class ClientPlan:
     """One user's file edited in memory, with the mode it must end with and whether anything changes."""
 
-    def __init__(self, job, specs, path, current_mode, default_mode, **reader):
+    def __init__(self, job, specs, path, current_mode, explicit, default_mode, **reader):
+        """``current_mode``: the file's (None: missing); ``explicit``: parse_mode(job['mode'])."""
         try:
             self.tree = Tree(path, SSH, **reader)
             self.report = apply_client(self.tree, specs)
@@ -253,7 +254,6 @@ class ClientPlan:
             raise JobError('%s: %s' % (path, e))
         self.job, self.specs, self.path = job, specs, path
         self.exists = current_mode is not None
-        explicit = parse_mode(job['mode'])
         self.mode = current_mode if self.exists and explicit is None else (explicit or default_mode)
         if explicit is not None and self.exists and job['user'] and self.mode & ~current_mode:
             raise JobError('mode=%04o would loosen %s (now %04o); a user\'s ssh config is only ever tightened'

@@ -288,7 +288,7 @@ def run_job(module, job, specs, where):
     for msg in client_warnings(job, specs):
         module.warn(msg)
     trusted, relative, uid, gid, default_mode = where
-    parse_mode(job['mode'])  # a bad mode fails before any directory is created
+    mode = parse_mode(job['mode'])  # a bad mode fails before any directory is created
     directory_part, name = os.path.split(relative)
     path = os.path.join(trusted, relative)
     if os.path.isdir(path) and not os.path.islink(path):
@@ -301,13 +301,13 @@ def run_job(module, job, specs, where):
             raise JobError('%s does not exist; create it first (only a missing .ssh directory is created)' % trusted)
         directory = None  # check mode: the directory and the file would be new
     try:
-        return edit(module, job, directory, path, name, specs, uid, gid, default_mode)
+        return edit(module, job, directory, path, name, specs, uid, gid, mode, default_mode)
     finally:
         if directory is not None:
             directory.close()
 
 
-def edit(module, job, directory, path, name, specs, uid, gid, default_mode):
+def edit(module, job, directory, path, name, specs, uid, gid, mode, default_mode):
     st = None
     if directory is not None:
         directory.lock()
@@ -319,7 +319,7 @@ def edit(module, job, directory, path, name, specs, uid, gid, default_mode):
             return Document.from_bytes(data or b'', SSH, path)
         return Document.load(file_path, SSH)
 
-    plan = ClientPlan(job, specs, path, file_mode(st), default_mode, loader=load)
+    plan = ClientPlan(job, specs, path, file_mode(st), mode, default_mode, loader=load)
     if module.params['validate'] and plan.changed:
         ssh = find_binary(module, module.params['ssh_binary'], 'ssh_binary', 'openssh-client')
         outputs = validate_tree(module, plan.tree, ssh_g(ssh, specs))

@@ -80,12 +80,9 @@ class NoOpAwareAction(ActionBase):
     def _unchanged_result(self):
         if self._task.async_val or getattr(self._connection._shell, 'SHELL_FAMILY', '') != 'sh':
             return None
-        if not _plain(self._task.args):
+        params = self.validated(self._task.args)
+        if params is None:
             return None
-        validation = ArgumentSpecValidator(**self.SPEC).validate(unshared_copy(self._task.args))
-        if validation.error_messages:
-            return None  # the module says what is wrong, in its words
-        params = validation.validated_parameters
         result, why, snapshot = self.decision(params, self._probe, self._task.diff)
         if result is None:
             display.vvv('%s: running the module (%s)' % (self.MODULE, why), host=self._play_context.remote_addr)
@@ -95,6 +92,15 @@ class NoOpAwareAction(ActionBase):
                     host=self._play_context.remote_addr)
         result['invocation'] = dict(module_args=params)
         return result
+
+    def validated(self, args):
+        """The module's parameters for ``args``, or None when only the module can judge them."""
+        if not _plain(args):
+            return None
+        validation = ArgumentSpecValidator(**self.SPEC).validate(unshared_copy(args))
+        if validation.error_messages:
+            return None  # the module says what is wrong, in its words
+        return validation.validated_parameters
 
     def decision(self, params, run, diff):
         """(the module's unchanged result or None, why not, the snapshot); ``run(script)`` → (rc, stdout)."""

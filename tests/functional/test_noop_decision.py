@@ -10,11 +10,9 @@ import shutil
 import subprocess
 
 import pytest
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.keepalive.ssh.plugins.action.client_keepalive import ActionModule as ClientAction
 from ansible_collections.keepalive.ssh.plugins.action.sshd_keepalive import ActionModule as ServerAction
-from ansible_collections.keepalive.ssh.plugins.plugin_utils.noop_action import unshared_copy
 from kalib import FIXTURES, SSHD, materialize, run_module
 
 COMPARED = ('changed', 'files', 'effective', 'messages', 'warnings', 'path', 'results', 'diff')
@@ -40,10 +38,9 @@ def local_sh(script):
 
 def controller(action_cls, args, diff=True):
     """What the action plugin decides for these args on this machine: a result, or None (run the module)."""
-    validation = ArgumentSpecValidator(**action_cls.SPEC).validate(unshared_copy(args))
-    assert not validation.error_messages
-    params = validation.validated_parameters
-    action = action_cls.__new__(action_cls)  # plan() needs no task or connection
+    action = action_cls.__new__(action_cls)  # validated() and decision() need no task or connection
+    params = action.validated(args)
+    assert params is not None
     return action.decision(params, local_sh, diff)[0]
 
 
