@@ -158,9 +158,12 @@ def resolve_timing(names, interval, count_max, nat_idle_timeout=None, dead_peer_
 class Report:
     """What an edit did besides changing text: warnings and notes for the module result."""
 
-    def __init__(self):
+    def __init__(self, tree=None):
         self.warnings = []
         self.notes = []
+        self.removed = []  # state=absent: every line taken out, as found ({keyword, value, file, line})
+        # line numbers as read, so removals report the file as found even after earlier deletions
+        self._origin = dict((id(doc.lines[i]), i) for doc, i, _ctx in tree.walk()) if tree is not None else {}
 
     def warn(self, msg):
         if msg not in self.warnings:
@@ -169,6 +172,16 @@ class Report:
     def note(self, msg):
         if msg not in self.notes:
             self.notes.append(msg)
+
+    def removing(self, doc, indexes):
+        """Record the lines about to be removed (or that there was nothing to remove) before they go."""
+        for i in indexes:
+            line = doc.lines[i]
+            number = self._origin.get(id(line), i) + 1
+            self.removed.append({'keyword': line.keyword, 'value': ' '.join(line.args), 'file': doc.path,
+                                 'line': number})
+            self.note('removed %s (%s:%d)' % (line.text.strip(), doc.path, number))
+        return indexes
 
 
 def where(doc, index):
@@ -281,7 +294,7 @@ def apply_server(tree, settings, match=None, state='present'):
     The first line sshd reads for a keyword is the one that is edited, even
     in an Include'd drop-in; later duplicates in the same file are removed.
     """
-    report = Report()
+    report = Report(tree)
     scope = normalize_match(match) if match else None
     if scope is not None and not scope:
         raise InputError('match must name Match criteria such as "User alice", got %r' % match)
@@ -292,8 +305,10 @@ def apply_server(tree, settings, match=None, state='present'):
             raise InputError('%s cannot be set inside a Match block: sshd only accepts it globally' % keyword)
         occ = server_occurrences(tree, keyword, scope)
         if state == 'absent':
+            if not occ:
+                report.note('%s is not set %s: nothing to remove' % (keyword, 'in Match %s' % match if scope else 'globally'))
             for doc in {id(d): d for d, _i in occ}.values():
-                doc.delete([i for d, i in occ if d is doc])
+                doc.delete(report.removing(doc, [i for d, i in occ if d is doc]))
             continue
         value = str(value)
         if occ:
@@ -563,14 +578,16 @@ def apply_client(tree, specs):
     Specific patterns first, then 'Host *': a specific block must come before
     any block that also matches its hosts, or its values are dead.
     """
-    report = Report()
+    report = Report(tree)
     doc = tree.main
     ordered = [s for s in specs if not s.universal] + [s for s in specs if s.universal]
     for spec in ordered:
         block = _find_host_block(doc, spec)
         if spec.state == 'absent':
-            if block is not None:
-                _remove_from_block(doc, block, spec)
+            if block is None:
+                report.note('Host %s: no such block, nothing to remove' % spec.pattern)
+            else:
+                _remove_from_block(doc, block, spec, report)
             continue
         if block is None:
             _place_new_block(doc, spec)
@@ -586,9 +603,14 @@ def apply_client(tree, specs):
     return report
 
 
-def _remove_from_block(doc, block, spec):
-    keys = set(k.lower() for k in spec.settings)
-    doc.delete([i for i in doc.directives(block) if doc.lines[i].key in keys])
+def _remove_from_block(doc, block, spec, report):
+    """The managed keywords, whatever values were given, and the listed options' keys."""
+    keys = set(k.lower() for k in list(spec.settings) + list(CLIENT_KEYWORDS))
+    found = [i for i in doc.directives(block) if doc.lines[i].key in keys]
+    if not found:
+        report.note('Host %s: none of %s set there, nothing to remove'
+                    % (spec.pattern, ', '.join(sorted(set(spec.settings) | set(CLIENT_KEYWORDS)))))
+    doc.delete(report.removing(doc, found))
     block = _find_host_block(doc, spec)
     if not doc.directives(block):
         drop = [i for i in range(block.start, block.end) if doc.lines[i].kind == 'blank' or i == block.start]
