@@ -227,8 +227,8 @@ class Session:
         if self.state == 'idle':
             self.idle = now - self.idle_start
         self.drop = classify_exit(self.err)
-        self.finish('dead', 'connection %s: %s' % ('reset' if self.drop == 'reset' else 'closed',
-                                                  last_error(self.err) or 'ssh exited'))
+        how = 'reset' if self.drop == 'reset' else 'closed'
+        self.finish('dead', 'connection %s: %s' % (how, last_error(self.err) or 'ssh exited'))
 
     def on_deadline(self, now):
         if self.state == 'login':

@@ -26,7 +26,7 @@ description:
   - Returns the bounds, the keepalive settings the collection's modules would derive from the lower bound,
     every session's planned and measured silence and outcome, and how dead sessions ended (silent drop or
     TCP reset).
-  - Detects the server's own keepalives (C(ClientAliveInterval)): they keep sessions alive, so the probe
+  - Detects the server's own keepalives (C(ClientAliveInterval)). They keep sessions alive, so the probe
     stops and says that the measurement needs them off for the probe user.
   - Every ssh runs in its own process group and is killed with SIGKILL when its session ends, when the probe
     ends, fails or receives SIGTERM/SIGINT/SIGHUP, and (C(PR_SET_PDEATHSIG)) when the module process itself
