@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 ---
 module: idle_probe
 short_description: Measure after how many seconds of silence the network path to an SSH server forgets a connection
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Runs on the client side of the path (usually the controller with C(delegate_to), or a bastion) as the
     invoking user, with the system C(ssh).

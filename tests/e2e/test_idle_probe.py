@@ -16,7 +16,7 @@ import pytest
 
 from conntrack import IdleFirewall, Session
 from fleet import Fleet
-from kalib import playbook, run_module, start_module
+from kalib import playbook, run_module, sshd_T, start_module
 
 from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import derive_interval
 
@@ -28,6 +28,13 @@ CLIENT_PLAY = '''
   gather_facts: false
   roles:
     - keepalive.ssh.client
+'''
+SERVER_PLAY = '''
+- name: Server keepalive from the probe's result
+  hosts: all
+  gather_facts: false
+  roles:
+    - keepalive.ssh.sshd
 '''
 
 
@@ -85,6 +92,7 @@ def test_bounds_contain_the_firewall_timeout(tmp_path, timeout, action):
         assert ssh_clients(fw) == []
         if timeout == 4 and action == 'drop':
             client_role_survives(tmp_path, fw, fleet, bounds['lower'])
+            sshd_role_accepts(tmp_path, fw, fleet, bounds['lower'])
 
 
 def client_role_survives(tmp_path, fw, fleet, measured):
@@ -110,6 +118,19 @@ def client_role_survives(tmp_path, fw, fleet, measured):
     assert session.echo(5)
     assert fw.invalid_packets(port) == 0
     session.close()
+
+
+def sshd_role_accepts(tmp_path, fw, fleet, measured):
+    """The sshd role takes the measured value from a template too, and derives ClientAliveInterval from it."""
+    (tmp_path / 'server.yml').write_text(SERVER_PLAY)
+    with fw.relaxed():
+        rc, out, _recap = playbook(tmp_path / 'server.yml', '-i', fleet.inventory, '-e', json.dumps({
+            'probe': {'idle_timeout': {'lower': measured}},
+            'keepalive_sshd_nat_idle_timeout': '{{ probe.idle_timeout.lower }}'}))
+        fleet.reset_connections()
+    assert rc == 0, out
+    host = fleet.hosts[0]
+    assert sshd_T(host.config, host.hostkey)['clientaliveinterval'] == str(derive_interval(measured))
 
 
 def test_no_firewall_no_timeout_below_in_check_mode(tmp_path):
