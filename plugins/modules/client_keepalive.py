@@ -223,7 +223,7 @@ effective:
   sample: {bastion: {ServerAliveInterval: {value: "15", file: /home/alice/.ssh/config, line: 2}}}
 messages:
   description:
-    - Blocks moved or lines relocated so the values take effect.
+    - Blocks added, blocks extended for other names too, or lines relocated so the values take effect.
     - With O(state=absent), each removed line, or a block with nothing to remove.
   returned: always
   type: list
