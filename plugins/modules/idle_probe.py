@@ -79,16 +79,14 @@ options:
     description: Seconds a session may take to connect and log in (also C(ssh -o ConnectTimeout)).
     type: int
     default: 30
+extends_documentation_fragment:
+  - keepalive.ssh.attributes
+  - keepalive.ssh.attributes.info
 attributes:
   check_mode:
-    description: Changes nothing anywhere, so it measures the same in check mode.
-    support: full
-  diff_mode:
-    description: Returns no diff.
-    support: none
+    details: Changes nothing anywhere, so it measures the same in check mode.
   async:
-    description: A long probe (up to O(max_idle) plus bisection rounds) can run with C(async) and C(poll); an async timeout kills every ssh.
-    support: full
+    details: A long probe (up to O(max_idle) plus bisection rounds) can run with C(async) and C(poll); an async timeout kills every ssh.
 notes:
   - "Cost: every round opens up to O(max_sessions) SSH logins at the same time; the ladder lasts until the
     shortest deadly silence plus O(reply_timeout) (or O(max_idle) when nothing dies), each bisection round about
