@@ -129,7 +129,12 @@ options:
     type: bool
     default: false
   validate:
-    description: Check the candidate with C(ssh -G -F) for every managed pattern before replacing the file.
+    description:
+      - Check the candidate with C(ssh -G -F) for every managed pattern before replacing the file.
+      - Also compare C(ssh -G) before and after the change for every name in the file's C(Host)/C(Match)
+        patterns and a few generic names; the run fails, changing nothing, if any keyword other than the
+        managed ones would change. When the candidate is rejected, the original is checked too, so the
+        message says whether it was rejected before any change, with line numbers of the real file.
     type: bool
     default: true
   ssh_binary:
@@ -223,7 +228,11 @@ results:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import CLIENT_KEYWORDS, InputError
+from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
+    CLIENT_KEYWORDS,
+    InputError,
+    client_probe_hosts,
+)
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     CLIENT_SPEC,
     ClientPlan,
@@ -249,6 +258,16 @@ def ssh_g(ssh, specs):
     """Validators: one 'ssh -G -F' per managed pattern, which also tells the values ssh will use."""
     probes = [s.probe for s in specs if s.state == 'present'] or ['localhost']
     return lambda staged: [[ssh, '-G', '-F', staged, probe] for probe in probes]
+
+
+def collateral_probes(ssh, tree):
+    """'ssh -G' for every name the file's Host/Match lines mention and a few generic ones, before and after."""
+    return [('host %s' % name, lambda staged, name=name: [ssh, '-G', '-F', staged, name])
+            for name in client_probe_hosts(tree)]
+
+
+def managed_keywords(specs):
+    return set(k.lower() for spec in specs for k in spec.settings)
 
 
 def disagreements(specs, outputs):
@@ -322,7 +341,8 @@ def edit(module, job, directory, path, name, specs, uid, gid, mode, default_mode
     plan = ClientPlan(job, specs, path, file_mode(st), mode, default_mode, loader=load)
     if module.params['validate'] and plan.changed:
         ssh = find_binary(module, module.params['ssh_binary'], 'ssh_binary', 'openssh-client')
-        outputs = validate_tree(module, plan.tree, ssh_g(ssh, specs))
+        outputs = validate_tree(module, plan.tree, ssh_g(ssh, specs), probes=collateral_probes(ssh, plan.tree),
+                                managed_keywords=managed_keywords(specs), managed_files=[path])
         for warning in disagreements(specs, outputs):
             plan.report.warn(warning)
     result = plan.result()

@@ -81,13 +81,20 @@ options:
     type: bool
     default: false
   validate:
-    description: Validate the changed tree with C(sshd -t) before replacing any file.
+    description:
+      - Validate the changed tree with C(sshd -t) before replacing any file.
+      - Also compare C(sshd -T) before and after the change, for a default connection and one per
+        C(Match) block; the run fails, changing nothing, if any keyword other than the managed ones
+        would change. When the tree is rejected, the original is validated too, so the message says
+        whether it was rejected before any change.
     type: bool
     default: true
   validate_command:
     description:
       - Custom validation command instead of C(sshd -t -f %s); C(%s) is replaced with the staged copy
         of O(path).
+      - The before/after comparison runs it with C(-t) replaced by C(-T); without C(-t) that comparison
+        is left out.
     type: str
   sshd_binary:
     description: sshd executable used for validation. Looked up in C(PATH) and sbin directories.
@@ -179,7 +186,7 @@ import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import InputError
+from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import InputError, server_probe_connections
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     SERVER_SPEC,
     server_plan,
@@ -203,6 +210,25 @@ def validators(module, sshd):
             module.fail_json(msg='validate_command must contain %%s for the file to check, got %r' % command)
         return lambda staged: [[part.replace('%s', staged) for part in command.split()]]
     return lambda staged: [[sshd, '-t', '-f', staged]]
+
+
+def collateral_probes(module, sshd, tree):
+    """'sshd -T' for a default connection and one per Match block, before and after the edit.
+
+    With validate_command, its own argv is used with -t turned into -T (it
+    names the binary and host keys that work here); without -t there is no
+    way to ask for the effective settings, and the check is left out.
+    """
+    command = module.params['validate_command']
+    if command:
+        parts = command.split()
+        if '-t' not in parts:
+            return []
+        base = [part if part != '-t' else '-T' for part in parts]
+    else:
+        base = [sshd, '-T', '-f', '%s']
+    return [('connection %s' % spec, lambda staged, spec=spec: [p.replace('%s', staged) for p in base] + ['-C', spec])
+            for spec in server_probe_connections(tree)]
 
 
 def write_temp(doc):
@@ -279,7 +305,8 @@ def run_module():
             sshd = None
             if not p['validate_command']:
                 sshd = find_binary(module, p['sshd_binary'], 'sshd_binary', 'openssh-server')
-            validate_tree(module, tree, validators(module, sshd))
+            validate_tree(module, tree, validators(module, sshd), probes=collateral_probes(module, sshd, tree),
+                          managed_keywords=[k for k, v in settings.items() if v is not None])
         backups = {}
         if changed_docs and not module.check_mode:
             backups = replace_files(module, changed_docs, p['backup'])
