@@ -66,7 +66,7 @@ def test_server_check_fails_naming_keyword_and_connection(tmp_path, hostkey):
     before = config.read_text()
     result = run_module('sshd_keepalive', dict(path=str(config), include_base=str(config.parent),
                                                client_alive_interval=60, client_alive_count_max=10,
-                                               validate_command='%s -t -f %%s -h %s' % (fake, hostkey)))
+                                               validate='%s -t -f %%s -h %s' % (fake, hostkey)))
     assert result.get('failed'), result
     assert 'effective x11forwarding for connection user=root,host=localhost' in result['msg']
     assert config.read_text() == before
@@ -117,7 +117,7 @@ def test_sshd_rejection_before_any_change(tmp_path, hostkey):
     lines = config.read_text().count('\n')
     result = run_module('sshd_keepalive', dict(path=str(config), include_base=str(config.parent),
                                                client_alive_interval=60,
-                                               validate_command='%s -t -f %%s -h %s' % (SSHD_BIN, hostkey)))
+                                               validate='%s -t -f %%s -h %s' % (SSHD_BIN, hostkey)))
     assert ('sshd already rejected the configuration before any change: %s line %d: Bad configuration option: '
             'NoSuchOption; the installed OpenSSH does not know NoSuchOption' % (config, lines)) in result['msg']
 
