@@ -110,9 +110,12 @@ class ToolError:
 
 def _rejection(tool, error, candidate, runs):
     """The failure message: was the file rejected before our change, or would our change do it?"""
-    if error is None:  # not a config error: say what the tool said, reduced to its first line
+    if error is None:  # not a config error: the tool's first line, cut before any quote (no file text)
         first = next((r[3] or r[2] for r in runs if r[1] != 0), '').strip().splitlines()
-        return '%s failed: %s' % (tool, first[0] if first else 'no output')
+        said = re.split(r'["\']', first[0])[0].strip() if first else 'exit status %d, no output' % runs[0][1]
+        if candidate is None:
+            return '%s already rejected the configuration before any change: %s' % (tool, said)
+        return 'our change would make %s reject the configuration: %s' % (tool, said)
     if candidate is None:
         if error.unknown:
             hint = ('the installed OpenSSH does not know %s: remove or comment out that line (or install an '

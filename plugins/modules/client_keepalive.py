@@ -299,7 +299,8 @@ def collateral_probes(ssh, tree):
 
 
 def managed_keywords(specs):
-    return set(k.lower() for spec in specs for k in spec.settings)
+    """ServerAlive* (state=absent removes them even when no value is given) and every host's options."""
+    return set(k.lower() for k in CLIENT_KEYWORDS) | set(k.lower() for spec in specs for k in spec.settings)
 
 
 def disagreements(specs, outputs):
