@@ -25,8 +25,9 @@ deps: $(VENV)/.installed collection
 collection:
 	@mkdir -p $(dir $(COLL)) && ln -sfn $(CURDIR) $(COLL)
 
+# make demo DEMO_ARGS=--idle-proof adds the idle-session proof on a simulated idle-killing path.
 demo: deps
-	$(PY) tools/demo.py
+	$(PY) tools/demo.py $(DEMO_ARGS)
 
 test: deps
 	bash tests/run-all.sh
