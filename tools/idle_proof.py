@@ -75,7 +75,7 @@ def case(fw, fleet, name, argv, silence):
     keepalives = log.count('rtype keepalive@openssh.com')
     if keepalives:
         wire += ('%d server keepalive(s) seen by ssh -v' % keepalives,)
-    print('  %-34s silent %2d s → %-5s (%s)' % (name, silence, 'alive' if alive else 'DEAD', ', '.join(wire)),
+    print('  %-38s silent %2d s → %-5s (%s)' % (name, silence, 'alive' if alive else 'DEAD', ', '.join(wire)),
           flush=True)
     return alive
 
@@ -95,8 +95,10 @@ def run(timeout, root):
         print('  keepalive.ssh.idle_probe: idle timeout %d–%d s (drop: %s), %d sessions in %d round(s), %.0f s'
               % (bounds['lower'], bounds['upper'], result['drop'], len(result['sessions']),
                  max(s['round'] for s in result['sessions']), result['elapsed']), flush=True)
-        print('  profile picked: nat_idle_timeout %d → ServerAliveInterval %d, ServerAliveCountMax %d'
-              % (rec['nat_idle_timeout'], rec['server_alive_interval'], rec['server_alive_count_max']), flush=True)
+        print('  profile picked: nat_idle_timeout %d → client ServerAliveInterval %d (ServerAliveCountMax %d), '
+              'server ClientAliveInterval %d' % (rec['nat_idle_timeout'], rec['server_alive_interval'],
+                                                 rec['server_alive_count_max'], rec['client_alive_interval']),
+              flush=True)
 
         work = tempfile.mkdtemp(prefix='idle-proof-')
         try:
@@ -123,7 +125,7 @@ def run(timeout, root):
                 ansible('ansible-playbook', '-i', fleet.inventory, os.path.join(work, 'server.yml'), '-e',
                         json.dumps({'keepalive_sshd_nat_idle_timeout': bounds['lower']}))
                 fleet.reset_connections()
-            results.append(case(fw, fleet, 'sshd role only (ClientAliveInterval %d)' % rec['server_alive_interval'],
+            results.append(case(fw, fleet, 'sshd role only (ClientAliveInterval %d)' % rec['client_alive_interval'],
                                 ssh + ['-o', 'ServerAliveInterval=0', 'behind-nat'], silence))
         finally:
             shutil.rmtree(work, ignore_errors=True)
