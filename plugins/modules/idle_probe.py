@@ -79,17 +79,12 @@ options:
     description: Seconds a session may take to connect and log in (also C(ssh -o ConnectTimeout)).
     type: int
     default: 30
-attributes:
-  check_mode:
-    description: Changes nothing anywhere, so it measures the same in check mode.
-    support: full
-  diff_mode:
-    description: Returns no diff.
-    support: none
-  async:
-    description: A long probe (up to O(max_idle) plus bisection rounds) can run with C(async) and C(poll); an async timeout kills every ssh.
-    support: full
+extends_documentation_fragment:
+  - keepalive.ssh.attributes
+  - keepalive.ssh.attributes.info
 notes:
+  - A long probe (up to O(max_idle) plus bisection rounds) runs with C(async) and C(poll); an async timeout kills
+    every ssh of the probe.
   - "Cost: every round opens up to O(max_sessions) SSH logins at the same time; the ladder lasts until the
     shortest deadly silence plus O(reply_timeout) (or O(max_idle) when nothing dies), each bisection round about
     as long as its upper bound. With the defaults and a path that forgets after 300 s, expect 3 rounds and about

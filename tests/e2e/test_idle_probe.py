@@ -207,3 +207,50 @@ def test_no_ssh_outlives_the_probe(tmp_path, sig):
             time.sleep(0.1)
         assert ssh_clients(fw) == []
         assert os.path.exists(fleet.hosts[0].pidfile)
+
+
+ASYNC_PLAY = '''
+- name: The probe in the background of a play
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Probe, polled
+      keepalive.ssh.idle_probe: "{{ probe_args | combine({'max_idle': 3, 'max_sessions': 2}) }}"
+      async: 120
+      poll: 1
+      register: done
+
+    - name: Probe that outlives its async time
+      keepalive.ssh.idle_probe: "{{ probe_args | combine({'max_idle': 60, 'max_sessions': 3}) }}"
+      async: 6
+      poll: 1
+      register: late
+      ignore_errors: true
+
+    - name: Results for the test
+      ansible.builtin.copy:
+        content: "{{ {'done': done, 'late': late} | to_json }}"
+        dest: "{{ out }}"
+        mode: "0600"
+'''
+
+
+def test_async_probe_and_async_timeout(tmp_path):
+    """With async and poll the probe reports as usual; an async timeout leaves no ssh behind."""
+    with IdleFirewall(None) as fw:
+        fleet = start_fleet(tmp_path)
+        (tmp_path / 'async.yml').write_text(ASYNC_PLAY)
+        out = tmp_path / 'results.json'
+        # async_wrapper and async_status must agree on the job directory whatever HOME says
+        rc, output, _recap = playbook(tmp_path / 'async.yml', '-e', json.dumps({
+            'probe_args': probe_args(fleet), 'out': str(out)}), ANSIBLE_ASYNC_DIR=str(tmp_path / 'async'))
+        assert rc == 0, output
+        results = json.loads(out.read_text())
+        assert results['done']['no_timeout_below'] == 3 and results['done']['ansible_job_id']
+        assert results['late']['failed'] and 'async task did not complete within the requested time' \
+            in results['late']['msg'], results['late']
+        deadline = time.monotonic() + 10
+        while ssh_clients(fw) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert ssh_clients(fw) == []
