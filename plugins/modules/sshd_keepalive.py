@@ -53,8 +53,9 @@ options:
   nat_idle_timeout:
     description:
       - Idle timeout in seconds of the shortest NAT or firewall on the path, if known.
-      - When O(client_alive_interval) is omitted it is derived from this with a 20% margin
-        (300 gives 240). An explicit interval that is not below it is an error.
+      - When O(client_alive_interval) is omitted it is derived from this with a 20% margin, halved because
+        sshd (OpenSSH 9.2) sends its keepalive only every 2 x C(ClientAliveInterval) (300 gives 120).
+        An explicit interval whose 2 x is not below it is an error.
     type: int
   dead_peer_timeout:
     description:
@@ -89,8 +90,9 @@ options:
       - Omitted (the default) runs C(sshd -t -f %s) with O(sshd_binary).
       - A command containing C(%s), as the O(ansible.builtin.template#module:validate) option of
         ansible-core's C(template) and C(lineinfile) modules. It is split into words like a
-        shell command line (quotes work; no shell runs it, so no pipes or variables) and C(%s) in any word
-        is replaced by the staged copy of O(path). The file is accepted when the command exits 0.
+        shell command line (quotes work; no shell runs it, so no pipes), C(~) and C($VAR) in a word are
+        expanded as ansible-core does, and C(%s) in any word is replaced by the staged copy of O(path).
+        The file is accepted when the command exits 0.
         For example C(/usr/sbin/sshd -t -f %s -h /etc/ssh/ssh_host_ed25519_key).
       - The default check, and a command with C(-t), also compare the effective settings before and after
         the change (C(sshd -T), that command with C(-t) turned into C(-T)), for a default connection and
@@ -129,7 +131,7 @@ EXAMPLES = r'''
     backup: true
   notify: Reload sshd
 
-- name: Behind a firewall that drops idle connections after 5 minutes (interval derived as 240)
+- name: Behind a firewall that drops idle connections after 5 minutes (interval derived as 120)
   keepalive.ssh.sshd_keepalive:
     nat_idle_timeout: 300
     client_alive_count_max: 3
