@@ -16,7 +16,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     collateral_changes,
     server_probe_connections,
 )
-from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, Document, Tree
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, Tree
 from ansible_collections.keepalive.ssh.plugins.module_utils.staging import Stage
 from kalib import FIXTURES, SSHD as SSHD_BIN, materialize, run, run_module, ssh_G
 
@@ -170,7 +170,10 @@ def test_client_edits_change_no_other_keyword(tmp_path_factory, name, edits):
     if not tree.main.changed:
         return
     names = client_probe_hosts(tree)
-    argv_for = lambda staged: [['ssh', '-G', '-F', staged, n] for n in names]  # noqa: E731
+
+    def argv_for(staged):
+        return [['ssh', '-G', '-F', staged, n] for n in names]
+
     before, after = outputs(tree, argv_for, True), outputs(tree, argv_for, False)
     for host, old, new in zip(names, before, after):
         assert collateral_changes(old, new, ['ServerAliveInterval', 'ServerAliveCountMax']) == [], (name, host)
@@ -190,7 +193,10 @@ def test_server_edits_change_no_other_keyword(tmp_path_factory, hostkey, name, i
     if not tree.changed_docs():
         return
     specs = server_probe_connections(tree)
-    argv_for = lambda staged: [[SSHD_BIN, '-T', '-f', staged, '-h', str(hostkey), '-C', s] for s in specs]  # noqa: E731
+
+    def argv_for(staged):
+        return [[SSHD_BIN, '-T', '-f', staged, '-h', str(hostkey), '-C', s] for s in specs]
+
     before, after = outputs(tree, argv_for, True), outputs(tree, argv_for, False)
     for spec, old, new in zip(specs, before, after):
         assert collateral_changes(old, new, [k for k, v in settings_.items() if v is not None]) == [], (name, spec)
