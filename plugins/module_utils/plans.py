@@ -36,6 +36,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     timing_names,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, ConfigError, Tree
+from ansible_collections.keepalive.ssh.plugins.module_utils.userread import MAX_BYTES, TIMEOUT
 
 # -- sshd_keepalive ------------------------------------------------------------------------
 
@@ -55,6 +56,7 @@ SERVER_SPEC = dict(
         validate_command=dict(type='str'),
         sshd_binary=dict(type='str', default='sshd'),
         include_base=dict(type='path', default='/etc/ssh'),
+        command_timeout=dict(type='int', default=TIMEOUT),
     ),
     required_one_of=[('client_alive_interval', 'client_alive_count_max', 'tcp_keepalive', 'nat_idle_timeout',
                       'options')],
@@ -136,6 +138,9 @@ CLIENT_SPEC = dict(
         backup=dict(type='bool', default=False),
         validate=dict(type='bool', default=True),
         ssh_binary=dict(type='str', default='ssh'),
+        command_timeout=dict(type='int', default=TIMEOUT),
+        max_file_size=dict(type='int', default=MAX_BYTES),
+        strict=dict(type='bool', default=False),
     ),
     required_one_of=[('user', 'path', 'system_config', 'users')],
     mutually_exclusive=[('system_config', 'user'), ('system_config', 'path'), ('users', 'user'),
@@ -274,12 +279,32 @@ class ClientPlan:
         return ['%s%s' % (self.job['label'], msg) for msg in self.report.warnings]
 
 
-def client_result(params, results):
-    """The module's result: one job's result, or with users the aggregate of every user's."""
+def check_limits(params):
+    """command_timeout and max_file_size: positive, so every read and command is bounded."""
+    check_int('command_timeout', params['command_timeout'], minimum=1)
+    check_int('max_file_size', params['max_file_size'], minimum=1)
+
+
+def skip_entry(job, where, error):
+    """A user left out of this run, and why (the reason names files, never their content)."""
+    trusted, relative = where[0], where[1]
+    return dict(user=job['user'], path=os.path.join(trusted, relative), reason=str(error))
+
+
+def client_result(params, results, skipped=()):
+    """The module's result: one job's result, or with users the aggregate of every user's.
+
+    ``skipped_users`` lists the users whose files were left alone (unsafe, locked, unparsable, too big,
+    too slow) with the reason; it is not named ``skipped``, which Ansible reads as "task skipped".
+    """
     if not params['users']:
-        return results[0]
+        if not results:
+            return dict(changed=False, path=skipped[0]['path'], files=[], effective={}, messages=[],
+                        skipped_users=list(skipped))
+        return dict(results[0], skipped_users=list(skipped))
     merged = dict(changed=any(r['changed'] for r in results), files=[f for r in results for f in r['files']],
-                  messages=[m for r in results for m in r['messages']], results=results)
+                  messages=[m for r in results for m in r['messages']], results=results,
+                  skipped_users=list(skipped))
     if any('diff' in r for r in results):
         merged['diff'] = [d for r in results for d in r.get('diff', [])]
     return merged

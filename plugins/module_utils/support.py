@@ -14,6 +14,13 @@ __metaclass__ = type
 import os
 
 from ansible_collections.keepalive.ssh.plugins.module_utils.staging import Stage
+from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
+    TIMEOUT,
+    PrivateDir,
+    UserFileError,
+    reduce_openssh_error,
+    run_bounded,
+)
 
 # Where OpenSSH lives on the distributions we support when PATH lacks sbin.
 SBIN_DIRS = ['/usr/sbin', '/usr/local/sbin', '/sbin', '/usr/bin', '/usr/local/bin']
@@ -33,23 +40,44 @@ def find_binary(module, name, param, package):
     return found
 
 
-def validate_tree(module, tree, argv_for):
-    """Run a validator on a staged copy of the tree; fail with OpenSSH's own words on error.
+def validate_tree(module, tree, argv_for, identity=None, timeout=TIMEOUT, showable=None):
+    """Run a validator on a staged copy of the tree; return the stdout of each command, in order.
 
-    ``argv_for(staged_main_path)`` returns the list of commands (argv lists)
-    to run.  Returns the stdout of each, in order.
+    ``argv_for(staged_main_path)`` returns the list of commands (argv lists) to run, each killed after
+    ``timeout`` seconds.  Without ``identity`` (root's own files) a rejection fails the module with
+    OpenSSH's words.  With ``identity`` (a user's files) the copy is staged in a directory only that user
+    can read and every command runs as the user (:func:`userread.run_bounded`), so ``Match exec`` runs as
+    the user and ``Include /etc/shadow`` is refused as for their own ssh; a rejection raises
+    UserFileError with OpenSSH's text reduced to file, line and reason (``showable``: see
+    userread.reduce_openssh_error).
     """
     outputs = []
-    stage = Stage(tree, tmpdir=module.tmpdir)
-    with stage as staged:
-        for argv in argv_for(staged):
-            rc, out, err = module.run_command(argv, environ_update={'LC_ALL': 'C'})
-            if rc != 0:
-                module.fail_json(
-                    msg='validation failed, nothing was changed: %s rejected the new configuration: %s'
-                        % (os.path.basename(argv[0]), stage.unstage(err or out).strip()),
-                    rc=rc, cmd=' '.join(argv), stderr=stage.unstage(err))
-            outputs.append(out)
+    private = PrivateDir(identity) if identity is not None else None
+    stage = Stage(tree, tmpdir=private.path if private else module.tmpdir)
+    try:
+        with stage as staged:
+            if private:
+                private.give_away()
+            for argv in argv_for(staged):
+                rc, out, err = run_bounded(argv, timeout, identity)
+                name = os.path.basename(argv[0])
+                if rc is None:
+                    msg = '%s did not finish within %d s (command_timeout)' % (name, timeout)
+                    if identity is not None:
+                        raise UserFileError(msg)
+                    module.fail_json(msg='validation failed, nothing was changed: ' + msg, cmd=' '.join(argv))
+                if rc != 0 and identity is not None:
+                    raise UserFileError('%s rejected the new configuration: %s'
+                                        % (name, reduce_openssh_error(err, stage.unstage, showable)))
+                if rc != 0:
+                    module.fail_json(
+                        msg='validation failed, nothing was changed: %s rejected the new configuration: %s'
+                            % (name, stage.unstage(err or out).strip()),
+                        rc=rc, cmd=' '.join(argv), stderr=stage.unstage(err))
+                outputs.append(out)
+    finally:
+        if private:
+            private.remove()
     return outputs
 
 

@@ -229,26 +229,34 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     ClientPlan,
     JobError,
     client_result,
+    check_limits,
     client_warnings,
     file_mode,
     host_specs,
     jobs,
     parse_mode,
+    skip_entry,
     target,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath
-from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, Document
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH
 from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
     diff_entries,
     find_binary,
     validate_tree,
+)
+from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
+    Identity,
+    UserFiles,
+    UserFileError,
+    ssh_g_argv,
 )
 
 
 def ssh_g(ssh, specs):
     """Validators: one 'ssh -G -F' per managed pattern, which also tells the values ssh will use."""
     probes = [s.probe for s in specs if s.state == 'present'] or ['localhost']
-    return lambda staged: [[ssh, '-G', '-F', staged, probe] for probe in probes]
+    return lambda staged: [ssh_g_argv(ssh, staged, probe) for probe in probes]
 
 
 def disagreements(specs, outputs):
@@ -264,7 +272,7 @@ def disagreements(specs, outputs):
 
 def run_module():
     module = AnsibleModule(supports_check_mode=True, **CLIENT_SPEC)
-    results = []
+    results, skipped = [], []
     label = ''
     try:
         # every job's input and user is checked before any file is touched (errors name the parameter path)
@@ -273,14 +281,25 @@ def run_module():
             specs = host_specs(job['hosts'], job['state'], module.params, job['prefix'])
             label = job['label']
             prepared.append((job, specs, target(job, module.params['drop_in'])))
+        check_limits(module.params)
         for job, specs, where in prepared:
             label = job['label']
-            results.append(run_job(module, job, specs, where))
+            try:
+                results.append(run_job(module, job, specs, where))
+            except (JobError, UnsafePath, UserFileError) as e:
+                if not job['user']:
+                    raise
+                # one user's file must not stop the host: skip it, say why (strict turns this into a failure)
+                skipped.append(skip_entry(job, where, e))
+                if module.params['strict']:
+                    raise
     except InputError as e:
         module.fail_json(msg=str(e))
-    except (JobError, UnsafePath) as e:
-        module.fail_json(msg='%s%s' % (label, e))
-    module.exit_json(**client_result(module.params, results))
+    except (JobError, UnsafePath, UserFileError) as e:
+        module.fail_json(msg='%s%s' % (label, e), skipped_users=skipped)
+    for entry in skipped:
+        module.warn('%s: skipped (%s)' % (entry['user'], entry['reason']))
+    module.exit_json(**client_result(module.params, results, skipped))
 
 
 def run_job(module, job, specs, where):
@@ -307,22 +326,34 @@ def run_job(module, job, specs, where):
             directory.close()
 
 
+def reader_for(module, job, path):
+    """How the job's files are read: a user's as that user, within the limits (userread); root's own as root."""
+    if not job['user']:
+        return {}, None
+    identity = Identity.of(job['user'])
+    files = UserFiles.read(identity, [path], SSH, module.params['max_file_size'], module.params['command_timeout'])
+    return files.reader(), identity
+
+
 def edit(module, job, directory, path, name, specs, uid, gid, mode, default_mode):
     st = None
     if directory is not None:
-        directory.lock()
+        directory.lock(module.params['command_timeout'])
         st = directory.stat(name)
-
-    def load(file_path):
-        if file_path == path:
-            data = directory.read(name) if directory is not None else None
-            return Document.from_bytes(data or b'', SSH, path)
-        return Document.load(file_path, SSH)
-
-    plan = ClientPlan(job, specs, path, file_mode(st), mode, default_mode, loader=load)
+    reader, identity = reader_for(module, job, path)
+    plan = ClientPlan(job, specs, path, file_mode(st), mode, default_mode, **reader)
     if module.params['validate'] and plan.changed:
         ssh = find_binary(module, module.params['ssh_binary'], 'ssh_binary', 'openssh-client')
-        outputs = validate_tree(module, plan.tree, ssh_g(ssh, specs))
+        main = plan.tree.main
+        owned = identity is not None and st is not None and st.st_uid == identity.uid
+
+        def showable(file_path, number):
+            """Line text only of the user's own managed file (a line elsewhere may be a secret)."""
+            if owned and file_path == path and 0 < number <= len(main.lines):
+                return main.lines[number - 1].text
+            return None
+        outputs = validate_tree(module, plan.tree, ssh_g(ssh, specs), identity=identity,
+                                timeout=module.params['command_timeout'], showable=showable)
         for warning in disagreements(specs, outputs):
             plan.report.warn(warning)
     result = plan.result()

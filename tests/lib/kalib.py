@@ -92,3 +92,15 @@ def playbook(path, *args, **env):
             host, counts = line.split(':', 1)
             recap[host.strip()] = {k: int(v) for k, v in (kv.split('=') for kv in counts.split())}
     return proc.returncode, out, recap
+
+
+def refusal(result, user, strict=False):
+    """Why a user's file was left alone: the failure message with strict=true, else the skip reason
+    (the run itself succeeds: one user's file never stops a host)."""
+    if strict:
+        assert result.get('failed'), result
+        return result['msg']
+    assert not result.get('failed'), result
+    reasons = [s['reason'] for s in result['skipped_users'] if s['user'] == user]
+    assert reasons, result
+    return reasons[0]
