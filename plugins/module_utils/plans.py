@@ -24,6 +24,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     InputError,
     apply_client,
     apply_server,
+    check_file_name,
     check_int,
     check_keyword,
     check_patterns,
@@ -65,6 +66,9 @@ SERVER_SPEC = dict(
 
 def server_settings(params):
     """Module options → {keyword: value-or-None}; None means 'leave alone'."""
+    if params['match'] is not None:
+        check_text('match', params['match'])  # it becomes a Match line: one line, no quote tricks
+    check_int('command_timeout', params['command_timeout'], minimum=1)
     count = check_int('client_alive_count_max', params['client_alive_count_max'])
     interval = resolve_timing(timing_names('client_alive_interval'),
                               check_int('client_alive_interval', params['client_alive_interval']), count,
@@ -204,6 +208,7 @@ def target(job, drop_in, getpwnam=pwd.getpwnam, ids=None):
     """
     user, path, system = job['user'], job['path'], job['system_config']
     if system:
+        check_file_name('drop_in', drop_in)
         try:
             path = system_target(system, drop_in)
         except (ConfigError, InputError) as e:

@@ -21,6 +21,9 @@ description:
   - Leaves other blocks, comments and keywords untouched; edits values in place.
   - The candidate is checked with C(ssh -G -F) before it replaces the file. As root in a user's home
     it never follows a symlink or hard link planted there, and writes atomically.
+  - A user's files are read, and checked with C(ssh -G), B(as that user) (uid, gid, groups, no new
+    privileges, clean environment, time limit), never with root's rights; see C(docs/security.md).
+    A user whose files cannot be used is skipped with the reason in RV(skipped_users), unless O(strict=true).
 author:
   - keepalive.ssh developers (@keepalive-ssh)
 options:
@@ -136,6 +139,25 @@ options:
     description: ssh executable used for validation.
     type: str
     default: ssh
+  command_timeout:
+    description:
+      - Seconds each reading of a user's files and each C(ssh -G) may take; the whole process group is
+        killed after that and the user is skipped (see O(strict)).
+      - Also bounds the wait for another run's lock on the user's C(.ssh) directory.
+    type: int
+    default: 30
+  max_file_size:
+    description:
+      - Largest file, in bytes, read of a user's config or of a file it includes. A larger file, a
+        FIFO, a device, a symlink or a hard-linked file skips the user (see O(strict)).
+    type: int
+    default: 1048576
+  strict:
+    description:
+      - Fail the task when a user's files cannot be used (unsafe, locked, unreadable, unparsable, too
+        big, too slow) instead of skipping that user and going on with the others (RV(skipped_users)).
+    type: bool
+    default: false
 attributes:
   check_mode:
     description: Can run in check mode and return changed status prediction without modifying target.
@@ -213,6 +235,14 @@ messages:
   returned: always
   type: list
   elements: str
+skipped_users:
+  description:
+    - Users whose files were left alone, with the file and the reason (names files, never quotes them).
+      Not named C(skipped), which Ansible would read as "task skipped".
+  returned: always
+  type: list
+  elements: dict
+  sample: [{user: mallory, path: /home/mallory/.ssh/config, reason: "/home/mallory/.ssh/fifo is not a regular file"}]
 results:
   description: With O(users), the result of each user's file (path, changed, files, effective, messages, diff).
   returned: when users is given

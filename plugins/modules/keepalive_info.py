@@ -82,6 +82,20 @@ options:
   expect_server:
     description: "Expected server values, C({client_alive_interval: 60, client_alive_count_max: 10})."
     type: dict
+  command_timeout:
+    description: Seconds each C(sshd -T), each C(ssh -G) and each reading of a user's files may take.
+    type: int
+    default: 30
+  max_file_size:
+    description: Largest file, in bytes, read of a user's config or of a file it includes.
+    type: int
+    default: 1048576
+  strict:
+    description:
+      - Fail when a user's files cannot be used instead of reporting that user not compliant with the
+        reason (RV(clients), RV(skipped_users)) and going on.
+    type: bool
+    default: false
 attributes:
   check_mode:
     description: Never changes anything; runs the same in check mode.
@@ -91,6 +105,8 @@ attributes:
     support: none
 notes:
   - C(sshd -T) needs root (it reads the host keys).
+  - Each user's files, and the system ssh_config as that user sees it, are read and evaluated with
+    C(ssh -G) B(as that user), never as root (see C(docs/security.md)).
 seealso:
   - module: keepalive.ssh.sshd_keepalive
   - module: keepalive.ssh.client_keepalive
@@ -144,6 +160,12 @@ ssh_version:
   description: OpenSSH version of the ssh binary.
   returned: when users are listed
   type: str
+skipped_users:
+  description: Users whose files could not be audited (they are not compliant), with the reason.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{user: mallory, path: /home/mallory/.ssh/config, reason: "ssh -G did not finish within 30 s (command_timeout)"}]
 compliant:
   description: True when every expected value is what OpenSSH uses (always true without expectations).
   returned: always
@@ -166,6 +188,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     CLIENT_KEYWORDS,
     SERVER_KEYWORDS,
     InputError,
+    check_host_name,
     check_patterns,
     client_effective,
     server_effective,
@@ -216,6 +239,9 @@ def server_side(module, p, drift):
     unknown = set(conn) - set(CONNECTION_KEYS)
     if unknown:
         module.fail_json(msg='connection: unknown key(s) %s; use %s' % (', '.join(sorted(unknown)), ', '.join(CONNECTION_KEYS)))
+    for key, value in conn.items():
+        if value is not None and not re.match(r'^[^\s,=\x00-\x1f]+$', str(value)):
+            module.fail_json(msg='connection.%s must be one word without "," or "=", got %r' % (key, value))
     if conn:
         argv += ['-C', ','.join('%s=%s' % (k, conn[k]) for k in CONNECTION_KEYS if conn.get(k) is not None)]
     rc, out, err = run_bounded(argv, p['command_timeout'])
@@ -281,7 +307,7 @@ def client_side(module, p, ssh, entry, drift):
     for n, block in enumerate(entry.get('expect') or []):
         probe = check_patterns('users.expect[%d].pattern' % n, block['pattern'])[0]
         expected[probe] = block
-    names = list(dict.fromkeys(list(expected) + list(p['hosts'])))
+    names = list(dict.fromkeys(list(expected) + [check_host_name('hosts[%d]' % n, h) for n, h in enumerate(p['hosts'])]))
     identity = Identity.of(entry['name'])
     paths = [f for f in (config, p['system_config']) if f]
     hosts = {}
@@ -357,7 +383,10 @@ def main():
         result['ssh_version'] = version(module, ssh)
         for entry in p['users']:
             if entry['state'] == 'present':
-                clients[entry['name']] = client_side(module, p, ssh, entry, drift)
+                try:
+                    clients[entry['name']] = client_side(module, p, ssh, entry, drift)
+                except InputError as e:
+                    module.fail_json(msg=str(e))
     skipped = [dict(user=n, path=c['config'], reason=c['reason']) for n, c in clients.items() if 'reason' in c]
     result.update(clients=clients, compliant=not drift, drift=drift, skipped_users=skipped)
     module.exit_json(**result)

@@ -99,6 +99,10 @@ options:
         configuration directory, C(/etc/ssh) on every common distribution.
     type: path
     default: /etc/ssh
+  command_timeout:
+    description: Seconds the validation (C(sshd -t) or O(validate_command)) may take before it is killed.
+    type: int
+    default: 30
 attributes:
   check_mode:
     description: Can run in check mode and return changed status prediction without modifying target.
@@ -279,7 +283,7 @@ def run_module():
             sshd = None
             if not p['validate_command']:
                 sshd = find_binary(module, p['sshd_binary'], 'sshd_binary', 'openssh-server')
-            validate_tree(module, tree, validators(module, sshd))
+            validate_tree(module, tree, validators(module, sshd), timeout=p['command_timeout'])
         backups = {}
         if changed_docs and not module.check_mode:
             backups = replace_files(module, changed_docs, p['backup'])

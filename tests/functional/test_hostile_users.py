@@ -116,12 +116,22 @@ def unparsable(pw, secret):
     user_file(pw, 'config', 'Host a\n"%s\n' % secret)
 
 
+def root_only_file_in_home(pw, secret):
+    # a file the user cannot read, inside their home (hard-linked there by root, or left by an admin):
+    # a reader with root's rights would read it; the user's own ssh cannot
+    inc = os.path.join(pw.pw_dir, '.ssh', 'inc')
+    with open(secret) as f, open(inc, 'w') as g:
+        g.write(f.read())
+    os.chmod(inc, 0o600)
+    user_file(pw, 'config', 'Include ~/.ssh/inc\n')
+
+
 def config_is_symlink(pw, secret):
     os.symlink(secret, os.path.join(pw.pw_dir, '.ssh', 'config'))
 
 
 CLASSES = [match_exec, include_root_only, symlink_to_root_only, tilde_is_the_users_home, fifo, fifo_glob,
-           dev_zero, sparse, sleeper, star_pattern, unparsable, config_is_symlink]
+           dev_zero, sparse, sleeper, star_pattern, unparsable, root_only_file_in_home, config_is_symlink]
 # classes after which the hostile user's file is still usable (the others are skipped with a reason)
 USABLE = {match_exec, tilde_is_the_users_home, fifo_glob, star_pattern}
 
@@ -168,7 +178,31 @@ def info_path(hostile, bystander):
     return skipped, raw, elapsed
 
 
-PATHS = {'client_keepalive': client_path, 'keepalive_info': info_path}
+def local_sh(script):
+    proc = subprocess.run(['/bin/sh', '-c', script], capture_output=True, check=False, timeout=LIMIT * 3 + MARGIN)
+    return proc.returncode, proc.stdout.decode('utf-8', 'surrogateescape')
+
+
+def probe_path(hostile, bystander):
+    """The controller-side no-op probe, run here with sh as root (as become would): it reads users' files
+    as them; whatever it cannot judge goes to the module.  Nothing of the secret may reach the controller."""
+    from ansible_collections.keepalive.ssh.plugins.action.client_keepalive import ActionModule
+    args = dict(users=[dict(name=hostile.pw_name, hosts=HOSTS), dict(name=bystander.pw_name, hosts=HOSTS)],
+                command_timeout=LIMIT)
+    action = ActionModule.__new__(ActionModule)
+    start = time.time()
+    result, why, snapshot = action.decision(action.validated(args), local_sh, False)
+    elapsed = time.time() - start
+    seen = repr(result) + why + ''.join(repr(e.data) for e in snapshot.files.values())
+    skipped = [] if result is not None else [hostile.pw_name]  # the module decides for this host
+    # the bystander alone is still decided on the controller (their converged file is read as them)
+    alone = dict(users=[dict(name=bystander.pw_name, hosts=HOSTS)], command_timeout=LIMIT)
+    client_path(hostile, bystander)
+    assert action.decision(action.validated(alone), local_sh, False)[0] is not None
+    return skipped, seen, elapsed
+
+
+PATHS = {'client_keepalive': client_path, 'keepalive_info': info_path, 'probe': probe_path}
 
 
 HOSTILE, BYSTANDER = 'kamallory', 'katrent'
@@ -203,7 +237,8 @@ def test_hostile_user_gets_nothing(people, secret, attack, path):
         with open(ARTIFACT) as f:
             assert f.read().strip() == str(hostile.pw_uid)
     assert bystander.pw_name not in skipped
-    assert (hostile.pw_name in skipped) is (attack not in USABLE), skipped
+    if path != 'probe':  # the probe hands a host to the module for many more reasons (a change, a symlink)
+        assert (hostile.pw_name in skipped) is (attack not in USABLE), skipped
 
 
 def test_match_exec_runs_as_the_user_when_validating(people, secret):
