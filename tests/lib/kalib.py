@@ -90,7 +90,9 @@ def playbook(path, *args, **env):
             continue
         if in_recap and ':' in line and '=' in line:
             host, counts = line.split(':', 1)
-            recap[host.strip()] = {k: int(v) for k, v in (kv.split('=') for kv in counts.split())}
+            pairs = [kv.split('=') for kv in counts.split()]
+            if all(len(p) == 2 and p[1].isdigit() for p in pairs):  # not a warning printed after the recap
+                recap[host.strip()] = {k: int(v) for k, v in pairs}
     return proc.returncode, out, recap
 
 
