@@ -11,7 +11,7 @@ def test_match_with_a_newline_writes_nothing(sshd_tree, hostkey):
     before = config.read_text()
     result = run_module('sshd_keepalive', dict(path=str(config), include_base=str(config.parent),
                                                client_alive_interval=60, match='User alice\nPermitRootLogin yes',
-                                               validate_command='/usr/sbin/sshd -t -f %%s -h %s' % hostkey))
+                                               validate='/usr/sbin/sshd -t -f %%s -h %s' % hostkey))
     assert result['failed'] and 'match must be a single line' in result['msg']
     assert config.read_text() == before
 
@@ -38,7 +38,7 @@ def test_pattern_starting_with_a_dash_is_refused(tmp_path, pattern):
 def test_info_host_names_are_not_options(user):
     result = run_module('keepalive_info', dict(sshd_config=None, system_config=None, hosts=['-oProxyCommand=x'],
                                                users=[dict(name=user.pw_name)]))
-    assert result['failed'] and 'hosts[0] must be one host name not starting with "-"' in result['msg']
+    assert result['failed'] and 'host_names[0] must be one host name not starting with "-"' in result['msg']
 
 
 def test_connection_values_cannot_add_keys(sshd_tree, hostkey):
