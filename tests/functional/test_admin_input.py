@@ -36,13 +36,13 @@ def test_pattern_starting_with_a_dash_is_refused(tmp_path, pattern):
 
 
 def test_info_host_names_are_not_options(user):
-    result = run_module('keepalive_info', dict(sshd_config=None, system_config=None, hosts=['-oProxyCommand=x'],
+    result = run_module('keepalive_info', dict(path=None, system_config=None, hosts=['-oProxyCommand=x'],
                                                users=[dict(name=user.pw_name)]))
     assert result['failed'] and 'host_names[0] must be one host name not starting with "-"' in result['msg']
 
 
 def test_connection_values_cannot_add_keys(sshd_tree, hostkey):
     config = sshd_tree('debian12')
-    result = run_module('keepalive_info', dict(sshd_config=str(config), include_base=str(config.parent),
+    result = run_module('keepalive_info', dict(path=str(config), include_base=str(config.parent),
                                                connection=dict(user='alice,host=evil')))
     assert result['failed'] and 'connection.user must be one word' in result['msg']

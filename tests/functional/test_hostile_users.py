@@ -164,7 +164,7 @@ def client_path(hostile, bystander):
 
 def info_path(hostile, bystander):
     expect = [dict(pattern='bastion', server_alive_interval=30)]
-    args = dict(sshd_config=None, system_config=None, command_timeout=LIMIT,
+    args = dict(path=None, system_config=None, command_timeout=LIMIT,
                 users=[dict(name=hostile.pw_name, expect=expect), dict(name=bystander.pw_name, expect=expect)])
     user_file(bystander, 'config', 'Host bastion\n    ServerAliveInterval 30\n')
     result, raw, elapsed = run_full('keepalive_info', args)
@@ -271,7 +271,7 @@ def test_strict_turns_a_skip_into_a_failure(people, secret):
     args = dict(users=[dict(name=hostile.pw_name, hosts=HOSTS)], strict=True)
     result, raw, _elapsed = run_full('client_keepalive', args)
     assert result['failed'] and 'Permission denied' in result['msg'] and SECRET not in raw
-    info = dict(sshd_config=None, system_config=None, strict=True, users=[dict(name=hostile.pw_name)])
+    info = dict(path=None, system_config=None, strict=True, users=[dict(name=hostile.pw_name)])
     result, raw, _elapsed = run_full('keepalive_info', info)
     assert result['failed'] and SECRET not in raw
 
