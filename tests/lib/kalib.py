@@ -106,3 +106,12 @@ def refusal(result, user, strict=False):
     reasons = [s['reason'] for s in result['skipped_users'] if s['user'] == user]
     assert reasons, result
     return reasons[0]
+
+
+def reachable_by_users(path):
+    """Let local users traverse a pytest temp dir (pytest makes its parents 0700 root): users' files are
+    read as the user, so a user's file placed there must be reachable as for any real home."""
+    path = os.path.abspath(str(path))
+    while path not in ('/', tempfile.gettempdir()):
+        os.chmod(path, os.stat(path).st_mode | 0o055)
+        path = os.path.dirname(path)
