@@ -3,8 +3,9 @@
 # mirror in this machine's apt sources, `podman import`, and a thin layer that gives every container
 # its own machine-id and SSH host keys. Prepares podman on this machine kind first, only where needed.
 #
-#   tools/podman_image.sh [IMAGE]        default IMAGE: localhost/keepalive-debian12:latest
-#   source <(tools/podman_image.sh --env) podman's environment (storage and limits of this project)
+#   tools/podman_image.sh [IMAGE]          build IMAGE (default: localhost/keepalive-debian12:latest)
+#   tools/podman_image.sh --pull IMAGE     use a registry's image instead: pull it unless present
+#   eval "$(tools/podman_image.sh --env)"  podman's environment (storage and limits of this project)
 #
 # Storage lives under $KEEPALIVE_PODMAN_DIR (default: /var/tmp/keepalive-ssh-podman; outside the checkout,
 # which tools such as ansible-lint walk), never in /var/lib/containers. A second run finds the image (same recipe hash) and takes a second or two.
@@ -18,6 +19,8 @@ if [ "${1:-}" = "--env" ]; then
   echo "export CONTAINERS_STORAGE_CONF=$CONTAINERS_STORAGE_CONF CONTAINERS_CONF=$CONTAINERS_CONF"
   exit 0
 fi
+pull=
+if [ "${1:-}" = "--pull" ]; then pull=1; shift; fi
 image=${1:-localhost/keepalive-debian12:latest}
 say() { echo "podman_image: $*" >&2; }
 
@@ -42,14 +45,15 @@ driver = "overlay"
 graphroot = "$dir/storage"
 runroot = "$dir/run"
 EOF
-# root here cannot raise its hard RLIMIT_NOFILE; podman's default asks for more and crun fails
-# ("setrlimit RLIMIT_NOFILE: Operation not permitted"): ask for what the hard limit allows.
-hard=$(ulimit -Hn); [ "$hard" = unlimited ] && hard=1048576
-nofile=$(( hard < 20000 ? hard : 20000 ))
+# root here cannot raise its hard limits; podman's defaults ask for more and crun fails
+# ("setrlimit RLIMIT_NOFILE/RLIMIT_NPROC: Operation not permitted"): ask for what the limits allow.
+limit() { local hard=$1 want=$2; [ "$hard" = unlimited ] && echo "$want" || echo $(( hard < want ? hard : want )); }
+nofile=$(limit "$(ulimit -Hn)" 20000)
+nproc=$(limit "$(ulimit -Hu)" 32768)
 cat >"$dir/containers.conf.new" <<EOF
 # written by tools/podman_image.sh
 [containers]
-default_ulimits = ["nofile=$nofile:$nofile"]
+default_ulimits = ["nofile=$nofile:$nofile", "nproc=$nproc:$nproc"]
 EOF
 for f in storage.conf containers.conf; do
   cmp -s "$dir/$f.new" "$dir/$f" && rm "$dir/$f.new" || mv "$dir/$f.new" "$dir/$f"
@@ -65,6 +69,11 @@ if [ -r "$unified" ] && grep -qw hugetlb "$unified"; then
 fi
 
 # -- the image ---------------------------------------------------------------------------------
+if [ -n "$pull" ]; then
+  podman image exists "$image" || podman pull -q "$image" >/dev/null
+  say "using $image"
+  exit 0
+fi
 suite=bookworm
 packages=systemd,systemd-sysv,openssh-server,openssh-client,python3,sudo,iproute2,procps
 # the recipe: any change to it (or to this script) builds a new image
@@ -110,7 +119,8 @@ FROM $base
 # before sshd starts). sshd's privilege-separation directory exists before the first reload.
 RUN : >/etc/machine-id && rm -f /var/lib/dbus/machine-id /etc/ssh/ssh_host_* \\
  && mkdir -p /etc/systemd/system/ssh.service.d \\
- && printf '[Service]\nExecStartPre=/usr/bin/ssh-keygen -A\n' >/etc/systemd/system/ssh.service.d/hostkeys.conf \\
+ && printf '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n' \\
+    >/etc/systemd/system/ssh.service.d/hostkeys.conf \\
  && systemctl enable ssh.service \\
  && systemctl mask getty@tty1.service console-getty.service systemd-logind.service 2>/dev/null || true
 LABEL keepalive.recipe=$hash keepalive.rootfs-bytes=$tar_size
@@ -121,4 +131,5 @@ podman build --pull=never -q -t "$image" "$ctx" >/dev/null 2>&1 ||
   { podman build --pull=never -t "$image" "$ctx" >&2; exit 1; }
 rm -rf "$ctx"
 podman image rm "$base" >/dev/null 2>&1 || true
+podman image prune -f >/dev/null 2>&1 || true  # earlier builds of this storage
 say "built $image (recipe $hash)"
