@@ -46,11 +46,11 @@ VARIANTS = {
         timeout: 10
         sleep: 1
       vars:
-        ansible_control_path: "%(directory)s/kc-{{ (inventory_hostname | hash('sha1'))[:10] }}"
+        ansible_control_path: "%(directory)s/{{ ('keepalive-check ' ~ inventory_hostname) | hash('sha1') | truncate(10, true, '') }}"
     - name: End it
       ansible.builtin.meta: reset_connection
       vars:
-        ansible_control_path: "%(directory)s/kc-{{ (inventory_hostname | hash('sha1'))[:10] }}"
+        ansible_control_path: "%(directory)s/{{ ('keepalive-check ' ~ inventory_hostname) | hash('sha1') | truncate(10, true, '') }}"
 ''',
 }
 

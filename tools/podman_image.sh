@@ -3,8 +3,8 @@
 # mirror in this machine's apt sources, `podman import`, and a thin layer that gives every container
 # its own machine-id and SSH host keys. Prepares podman on this machine kind first, only where needed.
 #
-#   tools/podman_image.sh [IMAGE]          build IMAGE (default: localhost/keepalive-debian12:latest)
-#   tools/podman_image.sh --pull IMAGE     use a registry's image instead: pull it unless present
+#   tools/podman_image.sh [--build] [IMAGE]  build IMAGE (default: localhost/keepalive-debian12:latest)
+#   tools/podman_image.sh --pull IMAGE       use a registry's image instead: pull it unless present
 #   eval "$(tools/podman_image.sh --env)"  podman's environment (storage and limits of this project)
 #
 # Storage lives under $KEEPALIVE_PODMAN_DIR (default: /var/tmp/keepalive-ssh-podman; outside the checkout,
@@ -20,7 +20,7 @@ if [ "${1:-}" = "--env" ]; then
   exit 0
 fi
 pull=
-if [ "${1:-}" = "--pull" ]; then pull=1; shift; fi
+case "${1:-}" in --pull) pull=1; shift ;; --build) shift ;; esac
 image=${1:-localhost/keepalive-debian12:latest}
 say() { echo "podman_image: $*" >&2; }
 
