@@ -76,7 +76,9 @@ def validation(params):
 
 
 def command_for(argv, staged):
-    return [word.replace('%s', staged) for word in argv]
+    """The validation argv for a staged file: ~ and $VARS expanded in each word, as AnsibleModule.run_command
+    does for a command string (ansible-core's validate), then %s replaced by the staged path."""
+    return [os.path.expanduser(os.path.expandvars(word)).replace('%s', staged) for word in argv]
 
 
 # -- sshd_keepalive ------------------------------------------------------------------------

@@ -140,8 +140,9 @@ options:
         which also warns when ssh would still use another value than the one requested.
       - A command containing C(%s), as the O(ansible.builtin.template#module:validate) option of
         ansible-core's C(template) and C(lineinfile) modules. It is split into words like a
-        shell command line (quotes work; no shell runs it) and C(%s) in any word is replaced by the staged
-        copy of the file. The file is accepted when the command exits 0.
+        shell command line (quotes work; no shell runs it), C(~) and C($VAR) in a word are expanded as
+        ansible-core does, and C(%s) in any word is replaced by the staged copy of the file. The file is
+        accepted when the command exits 0.
       - V(false) turns validation off. V(true) is deprecated (omit the option instead).
     type: raw
   ssh_binary:

@@ -89,8 +89,9 @@ options:
       - Omitted (the default) runs C(sshd -t -f %s) with O(sshd_binary).
       - A command containing C(%s), as the O(ansible.builtin.template#module:validate) option of
         ansible-core's C(template) and C(lineinfile) modules. It is split into words like a
-        shell command line (quotes work; no shell runs it, so no pipes or variables) and C(%s) in any word
-        is replaced by the staged copy of O(path). The file is accepted when the command exits 0.
+        shell command line (quotes work; no shell runs it, so no pipes), C(~) and C($VAR) in a word are
+        expanded as ansible-core does, and C(%s) in any word is replaced by the staged copy of O(path).
+        The file is accepted when the command exits 0.
         For example C(/usr/sbin/sshd -t -f %s -h /etc/ssh/ssh_host_ed25519_key).
       - V(false) turns validation off, for example to prepare a file for an image on a host without sshd.
         V(true) is deprecated (omit the option instead).

@@ -30,14 +30,15 @@ def sshd_config(tmp_path, text='Port 22\n'):
     return path
 
 
-def test_validate_is_a_shell_split_command_with_percent_s(tmp_path, hostkey):
+def test_validate_is_a_shell_split_command_with_percent_s(tmp_path, hostkey, monkeypatch):
     config = sshd_config(tmp_path)
     script, log = checker(tmp_path / 'dir with space')
+    monkeypatch.setenv('KEEPALIVE_TEST_WORD', 'expanded')  # the module inherits it, as on a host
     result = run_module('sshd_keepalive', dict(path=str(config), client_alive_interval=60,
-                                               validate='"%s" --flag="two words" %%s' % script))
+                                               validate='"%s" --flag="two words $KEEPALIVE_TEST_WORD" %%s' % script))
     assert result['changed'] and not deprecations(result), result
     args = log.read_text().splitlines()
-    assert args[0] == '--flag=two words' and args[1] != str(config) and args[1].endswith('sshd_config')
+    assert args[0] == '--flag=two words expanded' and args[1] != str(config) and args[1].endswith('sshd_config')
     assert sshd_T(config, hostkey)['clientaliveinterval'] == '60'
 
 
