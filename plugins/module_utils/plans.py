@@ -30,6 +30,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     check_patterns,
     check_text,
     client_effective,
+    SERVER_PERIODS,
     resolve_timing,
     semantic_warnings,
     server_effective,
@@ -110,7 +111,7 @@ def server_settings(params):
     count = check_int('client_alive_count_max', params['client_alive_count_max'])
     interval = resolve_timing(timing_names('client_alive_interval'),
                               check_int('client_alive_interval', params['client_alive_interval']), count,
-                              params['nat_idle_timeout'], params['dead_peer_timeout'])
+                              params['nat_idle_timeout'], params['dead_peer_timeout'], SERVER_PERIODS)
     tcp = params['tcp_keepalive']
     settings = {
         'ClientAliveInterval': interval,

@@ -53,8 +53,9 @@ options:
   nat_idle_timeout:
     description:
       - Idle timeout in seconds of the shortest NAT or firewall on the path, if known.
-      - When O(client_alive_interval) is omitted it is derived from this with a 20% margin
-        (300 gives 240). An explicit interval that is not below it is an error.
+      - When O(client_alive_interval) is omitted it is derived from this with a 20% margin, halved because
+        sshd (OpenSSH 9.2) sends its keepalive only every 2 x C(ClientAliveInterval) (300 gives 120).
+        An explicit interval whose 2 x is not below it is an error.
     type: int
   dead_peer_timeout:
     description:
@@ -125,7 +126,7 @@ EXAMPLES = r'''
     backup: true
   notify: Reload sshd
 
-- name: Behind a firewall that drops idle connections after 5 minutes (interval derived as 240)
+- name: Behind a firewall that drops idle connections after 5 minutes (interval derived as 120)
   keepalive.ssh.sshd_keepalive:
     nat_idle_timeout: 300
     client_alive_count_max: 3
