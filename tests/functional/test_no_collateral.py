@@ -42,6 +42,30 @@ def test_issue_example_user_is_the_same_after_the_run(tmp_path):
     assert (got['user'], got['port'], got['serveraliveinterval']) == ('admin', '2222', '30')
 
 
+def test_every_ssh_G_of_the_check_runs_as_the_user(user):
+    """A user's Match exec logs who evaluated the file: validation and both sides of the check, all as them."""
+    artifact = '/tmp/keepalive-place-whoami'
+    if os.path.lexists(artifact):
+        os.unlink(artifact)
+    ssh_dir = os.path.join(user.pw_dir, '.ssh')
+    os.makedirs(ssh_dir, mode=0o700)
+    config = os.path.join(ssh_dir, 'config')
+    with open(config, 'w') as f:
+        f.write('Match exec "id -u >> %s"\n    User x\nHost bastion\n    User ops\nHost *\n    User y\n' % artifact)
+    for path in (ssh_dir, config):
+        os.chown(path, user.pw_uid, user.pw_gid)
+    try:
+        result = run_module('client_keepalive', dict(user=user.pw_name, hosts=HOSTS))
+        assert result['changed'] and not result.get('failed'), result
+        with open(artifact) as f:
+            uids = f.read().split()
+        names = 2 + 3  # bastion, x (for *), then localhost, example.org, keepalive-probe.invalid
+        assert len(uids) >= 2 * names and set(uids) == {str(user.pw_uid)}, uids
+    finally:
+        if os.path.lexists(artifact):
+            os.unlink(artifact)
+
+
 def test_client_check_fails_naming_keyword_and_host(tmp_path):
     """An ssh whose answer for the candidate differs in 'user' (standing in for an engine bug)."""
     config = tmp_path / 'config'
