@@ -20,14 +20,20 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
-deps: $(VENV)/.installed collection
+# containers.podman (molecule's podman driver) from the pinned `ansible` wheel: Galaxy is unreachable.
+$(VENV)/.containers-podman: $(VENV)/.installed requirements-podman.txt
+	$(PY) tools/podman_collection.py
+	touch $@
+
+deps: $(VENV)/.installed $(VENV)/.containers-podman collection
 
 # The collection as Ansible expects to find it: ansible_collections/keepalive/ssh.
 collection:
 	@mkdir -p $(dir $(COLL)) && ln -sfn $(CURDIR) $(COLL)
 
+# make demo DEMO_ARGS=--idle-proof adds the idle-session proof on a simulated idle-killing path.
 demo: deps
-	$(PY) tools/demo.py
+	$(PY) tools/demo.py $(DEMO_ARGS)
 
 test: deps
 	bash tests/run-all.sh
