@@ -39,7 +39,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     timing_names,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, ConfigError, Tree
-from ansible_collections.keepalive.ssh.plugins.module_utils.userread import MAX_BYTES, TIMEOUT
+from ansible_collections.keepalive.ssh.plugins.module_utils.userread import MAX_BYTES, TIMEOUT, printable
 
 # Old option names keep working until this collection version, with a deprecation warning.
 DEPRECATED_IN = dict(version='2.0.0', collection_name='keepalive.ssh')
@@ -280,6 +280,44 @@ def target(job, drop_in, getpwnam=pwd.getpwnam, ids=None):
     return os.path.dirname(path) or '.', os.path.basename(path), uid, gid, 0o600
 
 
+def owner_of(path, getpwuid=pwd.getpwuid, homes=None):
+    """The local user who controls ``path`` (given without user:), or None when only root (or the caller) does.
+
+    The nearest other owner of the file or of a directory above it (they can replace what is below), else
+    the user whose home holds the path.  Root must not read or evaluate such a file with root's rights.
+    """
+    mine = (0, os.getuid())
+    here = os.path.abspath(path)
+    while True:
+        try:
+            uid = os.lstat(here).st_uid
+        except OSError:  # not there (yet): the directory above decides
+            uid = mine[0]
+        if uid not in mine:
+            try:
+                return getpwuid(uid).pw_name
+            except KeyError:
+                raise JobError('path=%s: %s belongs to uid %d, which has no passwd entry; root does not read '
+                               'or evaluate a file another user controls (give user:, or make it root\'s)'
+                               % (path, here, uid))
+        if here == '/':
+            break
+        here = os.path.dirname(here)
+    for pw in (homes if homes is not None else pwd.getpwall()):
+        home = pw.pw_dir.rstrip('/')
+        if pw.pw_uid not in mine and home and os.path.abspath(path).startswith(home + '/'):
+            return pw.pw_name
+    return None
+
+
+def adopt_owner(job, **kw):
+    """A ``path`` without ``user`` that a user controls is that user's job: read and checked as them."""
+    if job['user'] or job['system_config'] or not job['path']:
+        return job
+    owner = owner_of(job['path'], **kw)
+    return dict(job, user=owner, adopted=True) if owner else job
+
+
 def parse_mode(mode):
     if mode is None:
         return None
@@ -344,7 +382,16 @@ def check_limits(params):
 def skip_entry(job, where, error):
     """A user left out of this run, and why (the reason names files, never their content)."""
     trusted, relative = where[0], where[1]
-    return dict(user=job['user'], path=os.path.join(trusted, relative), reason=str(error))
+    return dict(user=job['user'], path=printable(os.path.join(trusted, relative)), reason=printable(error))
+
+
+def unexpected(error):
+    """The reason for a user's job that failed in a way we did not foresee: the kind of error and, for an
+    OSError, the system's words, never more (the text of an arbitrary exception could quote a file)."""
+    what = type(error).__name__
+    if isinstance(error, OSError) and error.strerror:
+        what = '%s: %s%s' % (what, error.strerror, ' (%s)' % error.filename if error.filename else '')
+    return JobError('internal error (%s); the user was skipped. Please report this' % what)
 
 
 def client_result(params, results, skipped=()):

@@ -95,13 +95,38 @@ class SafeDir:
                              'file, e.g. /etc/shadow). Replace it with a file of its own' % (full, st.st_nlink))
         return st
 
-    def read(self, name):
-        """Bytes of ``name``, or None when it does not exist."""
-        if self.stat(name) is None:
+    def read(self, name, max_bytes):
+        """Bytes of ``name`` (None when it does not exist), opened without following a link or blocking on a
+        FIFO and checked on the descriptor (regular, one link, at most ``max_bytes``): for root's own files."""
+        try:
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY, dir_fd=self.fd)
+        except FileNotFoundError:
             return None
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=self.fd)
+        except OSError as e:
+            raise UnsafePath('%s: %s; not read' % (os.path.join(self.path, name), os.strerror(e.errno)))
         with os.fdopen(fd, 'rb') as f:
-            return f.read()
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or st.st_size > max_bytes:
+                raise UnsafePath('%s is not a regular file of one link and at most %d bytes; not read'
+                                 % (os.path.join(self.path, name), max_bytes))
+            data = f.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise UnsafePath('%s is larger than %d bytes; not read' % (os.path.join(self.path, name), max_bytes))
+        return data
+
+    def unchanged(self, name, st):
+        """Refuse to replace ``name`` when it is no longer the file ``st`` (taken under the lock) described:
+        someone changed it while we read and validated, and our edit was made from the old bytes."""
+        now = self.stat(name)
+        if now is None or st is None:
+            if now is not st:
+                raise UnsafePath('%s appeared or disappeared during the run; nothing was written, run again'
+                                 % os.path.join(self.path, name))
+            return
+        if (now.st_ino, now.st_dev, now.st_size, now.st_mtime_ns) != (st.st_ino, st.st_dev, st.st_size,
+                                                                       st.st_mtime_ns):
+            raise UnsafePath('%s changed during the run; nothing was written, run again'
+                             % os.path.join(self.path, name))
 
     def write(self, name, data, uid, gid, mode):
         """Atomically replace ``name`` with ``data``, owned uid:gid with ``mode``."""
@@ -127,11 +152,12 @@ class SafeDir:
                 pass
             raise
 
-    def backup(self, name, st):
-        """Copy ``name`` next to itself, same owner and mode; returns the backup's path."""
+    def backup(self, name, st, data):
+        """Write ``data`` (the bytes the edit was made from, never a re-read of the user's file as root) next
+        to ``name``, with the owner and mode of ``st``; returns the backup's path."""
         stamp = time.strftime('%Y-%m-%d@%H:%M:%S~')
         backup = '%s.%d.%s' % (name, os.getpid(), stamp)
-        self.write(backup, self.read(name), st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
+        self.write(backup, data, st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
         return os.path.join(self.path, backup)
 
     def close(self):

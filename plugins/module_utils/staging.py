@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 
-from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import Line, quote_arg
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import ConfigError, Line, quote_arg
 
 
 class Stage:
@@ -45,13 +45,22 @@ class Stage:
 
     def __enter__(self):
         self.root = tempfile.mkdtemp(prefix='keepalive-stage-', dir=self.tmpdir)
+        written = {}
         for real in self.tree.files():
             doc = self.tree.docs[real]
             target = self.path(real)
+            data = self._render(doc).encode(doc.encoding)
+            # two spellings of one file (~/.ssh/a, ~/.ssh/./a) are one staged copy
+            if target in written:
+                if written[target] != data:
+                    raise ConfigError('%s is included under two spellings with different contents '
+                                      '(it changed while it was read); run again' % os.path.abspath(real))
+                continue
+            written[target] = data
             os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, 'wb') as f:
-                f.write(self._render(doc).encode(doc.encoding))
+                f.write(data)
         return self.path(self.tree.path)
 
     def unstage(self, text):

@@ -152,10 +152,13 @@ class ToolError:
 
 
 def _rejection(tool, error, candidate, runs):
-    """The failure message: was the file rejected before our change, or would our change do it?"""
+    """The failure message: was the file rejected before our change, or would our change do it?
+
+    A tool's own line is cut at the first double quote, where OpenSSH starts quoting file text (an
+    apostrophe is its own English: "Can't open …")."""
     if error is None:  # not a config error: the tool's first line, cut before any quote (no file text)
         first = next((r[3] or r[2] for r in runs if r[1] != 0), '').strip().splitlines()
-        said = re.split(r'["\']', first[0])[0].strip() if first else 'exit status %d, no output' % runs[0][1]
+        said = first[0].split('"', 1)[0].strip() if first else 'exit status %d, no output' % runs[0][1]
         if candidate is None:
             return '%s already rejected the configuration before any change: %s' % (tool, said)
         return 'our change would make %s reject the configuration: %s' % (tool, said)
@@ -193,7 +196,7 @@ def _fail_validation(module, tree, argv_for, failed, managed, limits):
 
 
 def validate_tree(module, tree, argv_for, probes=(), managed_keywords=(), managed_files=None, identity=None,
-                  timeout=TIMEOUT):
+                  timeout=TIMEOUT, limits=None):
     """Validate an edited tree with OpenSSH itself, and prove the edit changes nothing else.
 
     ``argv_for(staged_main_path)`` returns the validating commands (argv lists);
@@ -207,9 +210,10 @@ def validate_tree(module, tree, argv_for, probes=(), managed_keywords=(), manage
 
     With ``identity`` (a user's files) every command runs as that user on a copy only they can read,
     all of them within ``timeout`` seconds, and a failure raises UserFileError instead (the caller
-    skips the user); without, root runs each command, killed after ``timeout`` seconds.
+    skips the user); without, root runs each command, killed after ``timeout`` seconds.  ``limits`` (a
+    Limits) replaces both: the user's one budget, shared with the caller's lock wait and read.
     """
-    limits = Limits(identity, timeout)
+    limits = limits or Limits(identity, timeout)
     managed = set(managed_files if managed_files is not None else tree.files())
     checks = len(argv_for('/'))
     runs = _staged_runs(module, tree, lambda staged: argv_for(staged) + [fn(staged) for _what, fn in probes],

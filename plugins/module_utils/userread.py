@@ -53,6 +53,12 @@ SAFE_PATH = '/usr/bin:/bin'
 PR_SET_NO_NEW_PRIVS = 38
 
 
+def printable(text):
+    """``text`` with every non-printable character escaped (\\x1b, \\n …): user-chosen file names reach
+    the admin's terminal and CI logs through reasons and warnings, never as raw control characters."""
+    return ''.join(c if c.isprintable() else ascii(c)[1:-1] for c in str(text))
+
+
 class UserFileError(Exception):
     """A user's file that cannot be used; the text names the file and a reason, never its content."""
 
@@ -347,7 +353,10 @@ def reduce_openssh_error(text, unstage=lambda s: s, showable=None):
         m = _LINE_ERR.match(raw)
         if m:
             path, line = unstage(m.group('file')), int(m.group('line'))
-            msg = '%s line %d: %s' % (path, line, m.group('reason').strip())
+            # cut at the first quote: OpenSSH quotes words of the file, and the file may be one the user
+            # substituted (they own the staged tree while ssh runs)
+            reason = re.split(r'["\']', m.group('reason'), 1)[0].strip()
+            msg = '%s line %d: %s' % (path, line, reason)
             shown = showable(path, line) if showable else None
             if shown is not None:
                 msg += ' (%r)' % shown
@@ -356,4 +365,4 @@ def reduce_openssh_error(text, unstage=lambda s: s, showable=None):
         m = _OPEN_ERR.match(raw)
         if m:
             out.append("can't open %s: %s" % (unstage(m.group('file')), m.group('reason')))
-    return '; '.join(dict.fromkeys(out)) or 'no details shown (they could quote files the user cannot read)'
+    return printable('; '.join(dict.fromkeys(out))) or 'no details shown (they could quote files the user cannot read)'

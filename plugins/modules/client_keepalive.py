@@ -293,6 +293,8 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     DEFAULT_VALIDATION,
     ClientPlan,
     JobError,
+    adopt_owner,
+    unexpected,
     client_result,
     check_limits,
     client_warnings,
@@ -306,8 +308,9 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     validation,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath
-from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, ConfigError
 from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
+    Limits,
     diff_entries,
     find_binary,
     validate_tree,
@@ -316,6 +319,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
     Identity,
     UserFiles,
     UserFileError,
+    printable,
     ssh_g_argv,
 )
 
@@ -368,6 +372,7 @@ def run_module():
         # every job's input and user is checked before any file is touched (errors name the parameter path)
         prepared = []
         for job in jobs(module.params):
+            job = adopt_owner(job)  # a file a user controls is read and checked as that user (finding 6)
             specs = host_specs(job['hosts'], job['state'], module.params, job['prefix'])
             label = job['label']
             prepared.append((job, specs, target(job, module.params['drop_in'])))
@@ -376,20 +381,24 @@ def run_module():
             label = job['label']
             try:
                 results.append(run_job(module, job, specs, where, command))
-            except (JobError, UnsafePath, UserFileError) as e:
-                if not job['user']:
+            except Exception as e:  # pylint: disable=broad-except
+                if not job['user'] or job.get('adopted'):
                     raise
-                # one user's file must not stop the host: skip it, say why (strict turns this into a failure)
-                skipped.append(skip_entry(job, where, e))
+                # one user's file must not stop the host, whatever it makes fail: skip it, say why (strict
+                # turns this into a failure)
+                skipped.append(skip_entry(job, where, e if isinstance(e, EXPECTED) else unexpected(e)))
                 if module.params['strict']:
-                    raise
+                    raise JobError(skipped[-1]['reason'])
     except InputError as e:
-        module.fail_json(msg=str(e))
-    except (JobError, UnsafePath, UserFileError) as e:
-        module.fail_json(msg='%s%s' % (label, e), skipped_users=skipped)
+        module.fail_json(msg=printable(e))
+    except EXPECTED as e:
+        module.fail_json(msg=printable('%s%s' % (label, e)), skipped_users=skipped)
     for entry in skipped:
         module.warn('%s: skipped (%s)' % (entry['user'], entry['reason']))
     module.exit_json(**client_result(module.params, results, skipped))
+
+
+EXPECTED = (JobError, UnsafePath, UserFileError, ConfigError)
 
 
 def run_job(module, job, specs, where, command):
@@ -416,48 +425,53 @@ def run_job(module, job, specs, where, command):
             directory.close()
 
 
-def reader_for(module, job, path):
-    """How the job's files are read: a user's as that user, within the limits (userread); root's own as root."""
+def reader_for(module, job, path, limits):
+    """How the job's files are read: a user's as that user, within the limits (userread); root's own as root.
+
+    (reader, the bytes of ``path`` the plan is made from or None when root reads them itself later)."""
     if not job['user']:
         return {}, None
-    identity = Identity.of(job['user'])
-    files = UserFiles.read(identity, [path], SSH, module.params['max_file_size'], module.params['command_timeout'])
-    return files.reader(), identity
+    files = UserFiles.read(limits.identity, [path], SSH, module.params['max_file_size'], limits.left())
+    return files.reader(), files.data(path)
 
 
 def edit(module, job, directory, path, name, specs, uid, gid, mode, default_mode, command):
+    # one time budget for this user: lock wait, read and every ssh -G of the validation together
+    identity = Identity.of(job['user']) if job['user'] else None
+    limits = Limits(identity, module.params['command_timeout'])
     st = None
     if directory is not None:
-        directory.lock(module.params['command_timeout'])
+        directory.lock(max(limits.left(), 0.1))
         st = directory.stat(name)
-    reader, identity = reader_for(module, job, path)
+    reader, data = reader_for(module, job, path, limits)
     plan = ClientPlan(job, specs, path, file_mode(st), mode, default_mode, **reader)
+    # OpenSSH's words are quoted only for the managed file, and for a user's only when it is theirs
+    shown = [path] if identity is None or st is None or st.st_uid == identity.uid else []
     if command == DEFAULT_VALIDATION and plan.changed:
         ssh = find_binary(module, module.params['ssh_binary'], 'ssh_binary', 'openssh-client')
-        # OpenSSH's words are quoted only for the managed file, and for a user's only when it is theirs
-        shown = [path] if identity is None or st is None or st.st_uid == identity.uid else []
-        limits = dict(identity=identity, timeout=module.params['command_timeout'])
         outputs = validate_tree(module, plan.tree, ssh_g(ssh, specs), probes=collateral_probes(ssh, plan.tree),
-                                managed_keywords=managed_keywords(specs), managed_files=shown, **limits)
+                                managed_keywords=managed_keywords(specs), managed_files=shown, limits=limits)
         for warning in disagreements(specs, outputs):
             plan.report.warn(warning)
     elif command is not None and plan.changed:
         # the admin's command, but on a user's content: run as that user too (their Match exec, their rights)
-        shown = [path] if identity is None or st is None or st.st_uid == identity.uid else []
-        validate_tree(module, plan.tree, custom(command), managed_files=shown, identity=identity,
-                      timeout=module.params['command_timeout'])
+        validate_tree(module, plan.tree, custom(command), managed_files=shown, limits=limits)
     result = plan.result()
     main = plan.tree.main
     if plan.changed and not module.check_mode:
+        # the edit was made from the bytes read at the start: a file changed since then is not replaced
+        directory.unchanged(name, st)
         if module.params['backup'] and st is not None and main.changed:
-            result['backup_file'] = directory.backup(name, st)
+            if data is None:  # root's own file, read by root, bounded
+                data = directory.read(name, module.params['max_file_size'])
+            result['backup_file'] = directory.backup(name, st, data)
         owner = (st.st_uid, st.st_gid) if st is not None else (uid, gid)
         try:
             directory.write(name, main.to_bytes(), owner[0], owner[1], plan.mode)
         except OSError as e:
             raise JobError('could not write %s: %s; the file is unchanged' % (path, e.strerror or e))
     for msg in plan.warnings():
-        module.warn(msg)
+        module.warn(printable(msg))
     if module._diff:
         result['diff'] = diff_entries([main] if plan.changed else [])
     return result

@@ -203,8 +203,8 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import DEPRECATED_IN
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, ConfigError, Tree
 from ansible_collections.keepalive.ssh.plugins.module_utils.staging import Stage
-from ansible_collections.keepalive.ssh.plugins.module_utils.plans import check_limits
-from ansible_collections.keepalive.ssh.plugins.module_utils.support import find_binary
+from ansible_collections.keepalive.ssh.plugins.module_utils.plans import check_limits, unexpected
+from ansible_collections.keepalive.ssh.plugins.module_utils.support import Limits, find_binary
 from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
     MAX_BYTES,
     TIMEOUT,
@@ -212,6 +212,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
     PrivateDir,
     UserFileError,
     UserFiles,
+    printable,
     reduce_openssh_error,
     run_bounded,
     ssh_g_argv,
@@ -282,9 +283,10 @@ def user_config(module, entry):
         module.fail_json(msg='users: %s does not exist in the passwd database' % entry['name'])
 
 
-def client_values(module, ssh, wrapper, trees, name, entry, expected, drift, identity, unstage):
+def client_values(module, ssh, wrapper, trees, name, entry, expected, drift, limits, unstage):
     """ServerAlive* for one host name: value from ssh -G (run as the user), source from the engine, drift."""
-    rc, out, err = run_bounded(ssh_g_argv(ssh, wrapper, name), module.params['command_timeout'], identity)
+    left = limits.left()
+    rc, out, err = run_bounded(ssh_g_argv(ssh, wrapper, name), left, limits.identity) if left > 0 else (None, '', '')
     if rc is None:
         raise UserFileError('ssh -G did not finish within %d s (command_timeout)' % module.params['command_timeout'])
     if rc != 0:
@@ -298,8 +300,8 @@ def client_values(module, ssh, wrapper, trees, name, entry, expected, drift, ide
         want = expected.get(name, {}).get(option)
         got = values.get(keyword.lower())
         if want is not None and str(want) != got:
-            drift.append('%s: %s for %s is %s, expected %s%s'
-                         % (entry['name'], keyword, name, got, want, where(sources.get(keyword))))
+            drift.append(printable('%s: %s for %s is %s, expected %s%s'
+                                   % (entry['name'], keyword, name, got, want, where(sources.get(keyword)))))
     return dict((k, dict(sources.get(k, {}), value=values.get(k.lower()))) for k in CLIENT_KEYWORDS)
 
 
@@ -318,12 +320,13 @@ def client_side(module, p, ssh, entry, drift):
     names = list(dict.fromkeys(list(expected) + [check_host_name('host_names[%d]' % n, h)
                                                  for n, h in enumerate(p['host_names'])]))
     identity = Identity.of(entry['name'])
+    limits = Limits(identity, p['command_timeout'])  # one budget for the user's read and all their ssh -G
     paths = [f for f in (config, p['system_config']) if f]
     hosts = {}
     exists = None
     private = PrivateDir(identity)
     try:
-        files = UserFiles.read(identity, paths, SSH, p['max_file_size'], p['command_timeout'])
+        files = UserFiles.read(identity, paths, SSH, p['max_file_size'], limits.left())
         exists = files.data(config) is not None
         trees = [Tree(x, SSH, **files.reader()) for x in paths if files.data(x) is not None]
         # -F replaces both files: staged copies, included in ssh's order (user, then system) from a
@@ -342,9 +345,10 @@ def client_side(module, p, ssh, entry, drift):
                 return text
             for name in names:
                 hosts[name] = client_values(module, ssh, wrapper, trees, name, entry, expected, drift,
-                                            identity, unstage)
-    except (UserFileError, ConfigError) as e:
-        reason = str(e)
+                                            limits, unstage)
+    except Exception as e:  # pylint: disable=broad-except
+        # one user's files must not stop the audit of the host, whatever they make fail
+        reason = printable(e if isinstance(e, (UserFileError, ConfigError)) else unexpected(e))
         if p['strict']:
             module.fail_json(msg='%s: %s' % (entry['name'], reason))
         drift.append('%s: not compliant, not audited: %s' % (entry['name'], reason))
