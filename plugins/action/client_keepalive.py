@@ -37,10 +37,29 @@ class ActionModule(NoOpAwareAction):
             (params['user'], params['path'])]
         requests = [('u', user) for user, _path in forms if user]
         for _user, path in [f for f in forms if not f[0]]:
-            while path and path not in ('/', '.'):
-                requests.append(('f', path))
-                path = os.path.dirname(path)
+            requests.extend(('f', d) for d in self._above(path))
         return requests
+
+    @staticmethod
+    def _above(path):
+        """Every directory above ``path``, '/' included."""
+        dirs = []
+        while path and path not in ('/', '.'):
+            path = os.path.dirname(path) or '.'
+            dirs.append(path)
+        return dirs
+
+    def _roots_own(self, snapshot, path):
+        """A path given without user: the probe (root) reads it only when nobody else controls it: every
+        directory above it root's and not writable by others (or sticky), the file root's.  Anything else
+        the module reads, as the file's owner (plans.adopt_owner)."""
+        for directory in self._above(path):
+            entry = snapshot.entry(directory)
+            if entry.kind != 'dir' or entry.uid != 0 or (entry.mode & 0o022 and not entry.mode & 0o1000):
+                raise Unsupported('%s is not a directory only root controls' % directory)
+        entry = snapshot.entry(path)
+        if entry.kind == 'file' and entry.uid != 0:
+            raise Unsupported('%s belongs to uid %s: the module reads it as its owner' % (path, entry.uid))
 
     @staticmethod
     def _walk(where):
@@ -64,6 +83,10 @@ class ActionModule(NoOpAwareAction):
         for (job, _specs), where, (dirs, _path, _mode) in zip(todo, wheres, walks):
             if job['user']:
                 snapshot.read_as(dirs[0], where[2], where[3])  # a user's files only ever as the user
+        snapshot.require([('f', d) for job, _specs in todo if not job['user'] for d in self._above(job['path'])])
+        for job, _specs in todo:
+            if not job['user']:
+                self._roots_own(snapshot, job['path'])
         snapshot.require([('f', p) for dirs, path, _mode in walks for p in dirs + [path]])
         results, warnings = [], []
         for (job, specs), (dirs, path, default_mode) in zip(todo, walks):

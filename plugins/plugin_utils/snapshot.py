@@ -27,36 +27,47 @@ import os
 import shlex
 
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import Document
-from ansible_collections.keepalive.ssh.plugins.module_utils.userread import MAX_BYTES, TIMEOUT, setpriv_prefix
+from ansible_collections.keepalive.ssh.plugins.module_utils.userread import MAX_BYTES, MAX_FILES, TIMEOUT, setpriv_prefix
 
 MAX_ROUNDS = 6
 BEGIN, END = 'keepalive.ssh-probe-begin', 'keepalive.ssh-probe-end'
 
 # Files below a user's home are read by a shell running as that user (userread.setpriv_prefix: the
-# user's uid, gid and groups, no new privileges, clean environment, time limit), at most CAP bytes each:
-# what a racer swapping paths can make it read is what the user can read anyway.
+# user's uid, gid and groups, no new privileges, clean environment), at most CAP bytes each: what a racer
+# swapping paths can make it read is what the user can read anyway.  The limits on that shell are root's,
+# outside it, where the user cannot stop or fool them (probe_script): a `timeout` running as root kills
+# it, `head -c` caps what it may print, and root base64-frames its output so the controller takes from
+# it answers to that user's own requests only.
 # One function per request kind, called with the request's index and path (or user name); every
-# record ends with a line holding a single dot.  No command substitution: on a fleet each fork counts.
-# k: what a path is, without following a final symlink.  m: a regular file's mode, links, owner and
-# content.  f: one path.  d: a directory's entries, then each regular entry's content.  u: a passwd line.
-# Names that are not plain are base64 after a '='.
+# record ends with a line holding a single dot.  No command substitution but m's one stat: on a fleet
+# each fork counts.
+# k: what a path is, without following a final symlink.  s: mode, links, owner.  m: a regular file's s,
+# and its content when it has one link.  f: one path (a directory with its s).  d: a directory's entries,
+# then the content of at most MAXF regular entries matching one of the Include patterns given after the
+# path.  u: a passwd line.  Names that are not plain are base64 after a '='.
 _FUNCTIONS = r'''
 k() { if [ -L "$1" ]; then t=link; elif [ -f "$1" ]; then t=file; elif [ -d "$1" ]; then t=dir;
       elif [ -e "$1" ]; then t=other; else t=missing; fi; }
 n() { case $1 in *[!A-Za-z0-9._+,@%-]*|'') printf '=%s\n' "$(printf '%s' "$1" | base64 | tr -d '\n')";;
       *) printf '%s\n' "$1";; esac; }
-m() { stat -c '%a %h %u %g' -- "$1" 2>/dev/null || stat -f '%Lp %l %u %g' "$1" 2>/dev/null || echo '? ? ? ?'
-      { head -c "$CAP" | base64; } < "$1" 2>/dev/null || echo '!'; echo .; }
-f() { k "$2"; printf 'F %s %s\n' "$1" "$t"; if [ "$t" = file ]; then m "$2"; else echo .; fi; }
-d() { k "$2"; printf 'D %s %s\n' "$1" "$t"
+s() { stat -c '%a %h %u %g' -- "$1" 2>/dev/null || stat -f '%Lp %l %u %g' "$1" 2>/dev/null || echo '? ? ? ?'; }
+m() { set -- "$1" $(s "$1"); echo "$2 $3 $4 $5"
+      if [ "$3" = 1 ]; then { head -c "$CAP" | base64; } < "$1" 2>/dev/null || echo '!'; fi; echo .; }
+f() { k "$2"; printf 'F %s %s\n' "$1" "$t"; if [ "$t" = file ]; then m "$2"; else
+      if [ "$t" = dir ]; then s "$2"; fi; echo .; fi; }
+d() { i=$1 p=$2; shift 2; k "$p"; printf 'D %s %s\n' "$i" "$t"
       if [ "$t" != dir ]; then echo .; return; fi
-      for e in "$2"/* "$2"/.[!.]* "$2"/..?*; do
+      for e in "$p"/* "$p"/.[!.]* "$p"/..?*; do
         [ -e "$e" ] || [ -L "$e" ] || continue
         k "$e"; printf '%s ' "$t"; n "${e##*/}"
       done; echo .
-      for e in "$2"/* "$2"/.[!.]* "$2"/..?*; do
+      c=0
+      for e in "$p"/* "$p"/.[!.]* "$p"/..?*; do
         k "$e"; [ "$t" = file ] || continue
-        printf 'N %s ' "$1"; n "${e##*/}"; m "$e"
+        w=; for g in "$@"; do case ${e##*/} in $g) w=1;; esac; done
+        [ -n "$w" ] || continue
+        c=$((c+1)); [ "$c" -le "$MAXF" ] || break
+        printf 'N %s ' "$i"; n "${e##*/}"; m "$e"
       done; }
 u() { printf 'U %s\n' "$1"; getent passwd "$2"; echo .; }
 '''
@@ -105,6 +116,14 @@ def _name(field):
         raise Unsupported('undecodable name in the probe output')
 
 
+def _component(field):
+    """A name inside a requested directory: one path component, never '.', '..' or a path."""
+    name = _name(field)
+    if not name or '/' in name or name in ('.', '..') or '\0' in name:
+        raise Unsupported('the probe named a file outside the requested directory')
+    return name
+
+
 def _owner(name, homes):
     """(uid, gid) of the user whose home holds ``name``, or None (root's own files)."""
     for top, ids in homes.items():
@@ -113,23 +132,36 @@ def _owner(name, homes):
     return None
 
 
-def probe_script(requests, homes=None, max_bytes=MAX_BYTES, timeout=TIMEOUT):
+def user_cap(max_bytes):
+    """Bytes one user's shell may print in one round: a few files of the largest size, base64'd.  More is
+    cut by root, and the answer taken as Unsupported (the module decides)."""
+    return 4 * max_bytes + 65536
+
+
+def probe_script(requests, homes=None, max_bytes=MAX_BYTES, timeout=TIMEOUT, patterns=None):
     """The shell command that answers ``requests`` ((kind, name) pairs) in one round.
 
-    ``homes`` ({directory: (uid, gid)}): paths below one are read as that user (see userread).
+    ``homes`` ({directory: (uid, gid)}): paths below one are read as that user (see userread), inside a
+    frame root prints around that user's output: ``S`` and the indexes of that user's requests, the
+    output (at most user_cap bytes, the shell killed by root after ``timeout`` seconds) base64'd by root,
+    then ``E``.  ``patterns`` ({directory: [Include glob's last component]}): whose contents 'd' sends.
     """
-    homes = homes or {}
-    functions = 'CAP=%d\n%s' % (max_bytes + 1, _FUNCTIONS)
+    homes, patterns = homes or {}, patterns or {}
+    functions = 'CAP=%d MAXF=%d\n%s' % (max_bytes + 1, MAX_FILES, _FUNCTIONS)
     own, as_user = [], {}
     for i, (kind, name) in enumerate(requests):
-        call = '%s %d %s' % (kind, i, shlex.quote(name))
+        extra = patterns.get(name, []) if kind == 'd' else []
+        call = ' '.join([kind, str(i)] + [shlex.quote(a) for a in [name] + sorted(extra)])
         ids = _owner(name, homes) if kind != 'u' else None
-        (as_user.setdefault(ids, []) if ids else own).append(call)
+        (as_user.setdefault(ids, []) if ids else own).append((i, call))
     for (uid, gid), calls in sorted(as_user.items()):
-        argv = setpriv_prefix(uid, gid, timeout) + ['sh', '-c', functions + '\n'.join(calls)]
-        own.append(' '.join(shlex.quote(a) for a in argv) + ' </dev/null')
+        user = ' '.join(shlex.quote(a) for a in setpriv_prefix(uid, gid) + [
+            'sh', '-c', functions + '\n'.join(c for _i, c in calls)])
+        capped = '%s </dev/null 2>/dev/null | head -c %d' % (user, user_cap(max_bytes) + 1)
+        own.append((None, 'echo S %s\ntimeout -k 1 %d sh -c %s </dev/null 2>/dev/null | base64\necho E'
+                    % (','.join(str(i) for i, _c in calls), int(timeout), shlex.quote(capped))))
     # the markers keep out whatever the login shell's rc files print
-    return '%secho %s\n%s\necho %s\n' % (functions, BEGIN, '\n'.join(own), END)
+    return '%secho %s\n%s\necho %s\n' % (functions, BEGIN, '\n'.join(c for _i, c in own), END)
 
 
 class Snapshot:
@@ -142,6 +174,7 @@ class Snapshot:
         self.files = {}
         self.dirs = {}
         self.users = {}
+        self.patterns = {}
         self.rounds = 0
 
     # -- fetching ------------------------------------------------------------------------
@@ -149,7 +182,7 @@ class Snapshot:
     def fetch(self, requests):
         self.rounds += 1
         # the rc is the last test's; the END marker tells
-        _rc, out = self._run(probe_script(requests, self.homes, self.max_bytes, self.timeout))
+        _rc, out = self._run(probe_script(requests, self.homes, self.max_bytes, self.timeout, self.patterns))
         lines = out.splitlines()
         if BEGIN not in lines or END not in lines:
             raise Unsupported('the probe did not run to its end')
@@ -165,13 +198,23 @@ class Snapshot:
     def _has(self, kind, name):
         return name in {'f': self.files, 'd': self.dirs, 'u': self.users}[kind]
 
-    def parse(self, lines, requests):
-        """Read the probe's records (see _FUNCTIONS) into files, dirs and users."""
+    def parse(self, lines, requests, allowed=None):
+        """Read the probe's records (see _FUNCTIONS) into files, dirs and users.
+
+        A user's frame (see probe_script) may answer only that user's requests (``allowed``: their
+        indexes), and a file it names is a single name inside the requested directory: what a user can
+        make their shell print (they may ptrace it) is at most a lie about their own files.
+        """
         i = 0
         while i < len(lines):
+            if allowed is None and lines[i].startswith('S '):
+                i = self._frame(lines, i, requests)
+                continue
             kind, _sep, rest = lines[i].partition(' ')
             index, _sep, arg = rest.partition(' ')
             try:
+                if allowed is not None and int(index) not in allowed:
+                    raise ValueError('not this user\'s request')
                 name = requests[int(index)][1]
                 end = lines.index('.', i + 1)
             except (ValueError, IndexError):
@@ -181,16 +224,37 @@ class Snapshot:
             if kind == 'F':
                 self.files[name] = self._file(arg, body)
             elif kind == 'N':
-                self.files[os.path.join(name, _name(arg))] = self._file('file', body)
+                self.files[os.path.join(name, _component(arg))] = self._file('file', body)
             elif kind == 'D':
-                self.dirs[name] = (arg, [(_name(e.partition(' ')[2]), e.partition(' ')[0]) for e in body])
+                self.dirs[name] = (arg, [(_component(e.partition(' ')[2]), e.partition(' ')[0]) for e in body])
             elif kind == 'U':
                 self.users[name] = Passwd(body[0]) if body else None
             else:
-                raise Unsupported('unexpected probe output %r' % lines[i])
+                raise Unsupported('unexpected probe output %r' % lines[i - 1])
+
+    def _frame(self, lines, i, requests):
+        """One user's frame starting at lines[i]; the index of the line after it."""
+        try:
+            allowed = set(int(x) for x in lines[i][2:].split(','))
+            end = lines.index('E', i + 1)
+            data = base64.b64decode(''.join(lines[i + 1:end]).encode('ascii'), validate=True)
+        except (ValueError, binascii.Error, UnicodeError):
+            raise Unsupported('unexpected probe frame %r' % lines[i])
+        if len(data) > user_cap(self.max_bytes):
+            raise Unsupported('a user\'s answer is larger than %d bytes' % user_cap(self.max_bytes))
+        self.parse(data.decode('utf-8', 'surrogateescape').splitlines(), requests, allowed)
+        return end + 1
 
     @staticmethod
     def _file(kind, body):
+        if kind == 'dir' and len(body) == 1:
+            meta = body[0].split()
+            if len(meta) != 4 or '?' in meta:
+                raise Unsupported('stat is missing on the host')
+            try:
+                return Entry(kind, int(meta[0], 8), int(meta[1]), int(meta[2]), int(meta[3]))
+            except ValueError:
+                raise Unsupported('unexpected stat output')
         if kind != 'file':
             return Entry(kind)
         meta = body[0].split() if body else []
@@ -260,6 +324,8 @@ class Snapshot:
             return [pattern] if kind == 'file' else []
         if glob.has_magic(directory):
             raise Unsupported('Include %s has a glob before its last component' % pattern)
+        if part not in self.patterns.setdefault(directory, []):
+            self.patterns[directory].append(part)  # the probe sends the contents of matching entries only
         kind, entries = self.listing(directory)
         if kind in ('link', 'other'):
             raise Unsupported('Include directory %s is a %s' % (directory, kind))
@@ -269,6 +335,8 @@ class Snapshot:
         kinds = dict(entries)
         if any(kinds[os.path.basename(m)] in ('link', 'other') for m in matches):
             raise Unsupported('Include %s matches a symlink or special file' % pattern)
+        if len(matches) > MAX_FILES:
+            raise Unsupported('Include %s matches more than %d files' % (pattern, MAX_FILES))
         return [m for m in matches if kinds[os.path.basename(m)] == 'file']
 
     @staticmethod
