@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import os
 import re
 import time
@@ -45,6 +46,17 @@ class Limits:
     def __init__(self, identity=None, timeout=TIMEOUT):
         self.identity, self.timeout = identity, timeout
         self.deadline = time.time() + timeout if identity is not None else None
+
+    @contextlib.contextmanager
+    def paused(self):
+        """Our own work (the engine's, bounded by linear matching) is not the user's time: the budget is
+        what the user can make us wait (lock, reads, their ssh -G)."""
+        start = time.time()
+        try:
+            yield
+        finally:
+            if self.deadline is not None:
+                self.deadline += time.time() - start
 
     def left(self):
         if self.deadline is None:

@@ -444,7 +444,8 @@ def edit(module, job, directory, path, name, specs, uid, gid, mode, default_mode
         directory.lock(max(limits.left(), 0.1))
         st = directory.stat(name)
     reader, data = reader_for(module, job, path, limits)
-    plan = ClientPlan(job, specs, path, file_mode(st), mode, default_mode, **reader)
+    with limits.paused():
+        plan = ClientPlan(job, specs, path, file_mode(st), mode, default_mode, **reader)
     # OpenSSH's words are quoted only for the managed file, and for a user's only when it is theirs
     shown = [path] if identity is None or st is None or st.st_uid == identity.uid else []
     if command == DEFAULT_VALIDATION and plan.changed:

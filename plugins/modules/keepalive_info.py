@@ -293,9 +293,10 @@ def client_values(module, ssh, wrapper, trees, name, entry, expected, drift, lim
         raise UserFileError('ssh -G could not read the configuration: %s' % reduce_openssh_error(err, unstage))
     values = parse_settings(out)
     sources = {}
-    for tree in trees:
-        for keyword, info in client_effective(tree, name).items():
-            sources.setdefault(keyword, info)
+    with limits.paused():  # the engine's own (linear) work is not the user's time
+        for tree in trees:
+            for keyword, info in client_effective(tree, name).items():
+                sources.setdefault(keyword, info)
     for option, keyword in CLIENT_EXPECT.items():
         want = expected.get(name, {}).get(option)
         got = values.get(keyword.lower())
@@ -328,7 +329,8 @@ def client_side(module, p, ssh, entry, drift):
     try:
         files = UserFiles.read(identity, paths, SSH, p['max_file_size'], limits.left())
         exists = files.data(config) is not None
-        trees = [Tree(x, SSH, **files.reader()) for x in paths if files.data(x) is not None]
+        with limits.paused():
+            trees = [Tree(x, SSH, **files.reader()) for x in paths if files.data(x) is not None]
         # -F replaces both files: staged copies, included in ssh's order (user, then system) from a
         # wrapper, in a directory only the user can read
         with contextlib.ExitStack() as stack:
