@@ -37,6 +37,8 @@ options:
       - ssh_config file to manage. Defaults to C(~user/.ssh/config) when O(user) is given.
       - With O(user), a C(.ssh) directory in the path is created for and owned by the user.
       - Without O(user), new files are owned by the user running the module.
+      - Without O(user), a file a local user controls (the file or a directory above it is theirs, or
+        it is below their home) is read and checked as that user, never as root; an error fails the task.
     type: path
   system_config:
     description:
@@ -158,9 +160,9 @@ options:
     default: ssh
   command_timeout:
     description:
-      - Seconds each reading of a user's files and each C(ssh -G) may take; the whole process group is
-        killed after that and the user is skipped (see O(strict)).
-      - Also bounds the wait for another run's lock on the user's C(.ssh) directory.
+      - Seconds one user's files may cost in all, the wait for another run's lock on the user's C(.ssh)
+        directory, the read and every C(ssh -G) together; the whole process group is killed after that
+        and the user is skipped (see O(strict)).
     type: int
     default: 30
   max_file_size:

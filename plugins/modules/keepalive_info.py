@@ -94,7 +94,9 @@ options:
     description: "Expected server values, C({client_alive_interval: 60, client_alive_count_max: 10})."
     type: dict
   command_timeout:
-    description: Seconds each C(sshd -T), each C(ssh -G) and each reading of a user's files may take.
+    description:
+      - Seconds C(sshd -T) may take, and one user's audit in all (the reading of their files and every
+        C(ssh -G) of all O(host_names) together).
     type: int
     default: 30
   max_file_size:

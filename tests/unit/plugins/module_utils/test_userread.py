@@ -14,6 +14,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
     UserFileError,
     UserFiles,
     call_as,
+    printable,
     read_bounded,
     reduce_openssh_error,
     regular_matches,
@@ -116,6 +117,22 @@ def test_a_hanging_command_is_killed_with_its_group():
 def test_openssh_errors_are_reduced_to_file_line_reason(stderr, shown):
     out = reduce_openssh_error(stderr, lambda s: s.replace('/tmp/s', ''))
     assert out.startswith(shown) and 'SECRET' not in out
+
+
+def test_openssh_quotes_are_cut():
+    """OpenSSH quotes words of the file it read, which during an audit may be one the user substituted for
+    the staged tree: the reason ends before the first quote (finding 9 of the review)."""
+    out = reduce_openssh_error('/home/u/.ssh/config line 1: no argument after keyword "c2"\n')
+    assert out == '/home/u/.ssh/config line 1: no argument after keyword'
+    from ansible_collections.keepalive.ssh.plugins.module_utils.support import _rejection
+    said = _rejection('ssh', None, None, [(['ssh'], 255, '', "Can't open user config file \"/x\": oops\n")])
+    assert said.endswith(": Can't open user config file") and '/x' not in said
+
+
+def test_printable_escapes_control_characters():
+    assert printable('/home/u/.ssh/x\x1bc\x1b]0;owned\x07 \u00e9\n\x9b') == \
+        '/home/u/.ssh/x\\x1bc\\x1b]0;owned\\x07 \u00e9\\n\\x9b'
+    assert 'x1b' in reduce_openssh_error('/home/u/\x1b line 2: Bad option\n')
 
 
 def test_wildcards_are_linear():

@@ -183,3 +183,34 @@ def test_a_users_includes_below_their_home_are_read(tmp_path):
     snap = Snapshot(local_sh())
     files = decide(snap, lambda s: Tree(main, SSH, **s.reader(SSH, str(home))).files(), [('f', main)])
     assert files == Tree(main, SSH).files()
+
+
+def _frame(indexes, text):
+    import base64
+    return ['S ' + ','.join(str(i) for i in indexes)] + \
+        base64.encodebytes(text.encode()).decode().splitlines() + ['E']
+
+
+def test_a_users_frame_answers_only_their_requests():
+    """What a user makes their own probe shell print (they may ptrace it) can answer only their requests."""
+    requests = [('f', '/home/a/.ssh/config'), ('f', '/home/b/.ssh/config')]
+    forged = 'F 1 file\n600 1 1 1\nSG9zdCAq\n.\n'  # user a answers b's request
+    with pytest.raises(Unsupported):
+        Snapshot(run=None).parse(_frame([0], forged), requests)
+    snap = Snapshot(run=None)
+    snap.parse(_frame([1], forged), requests)  # b's own answer is b's
+    assert snap.files['/home/b/.ssh/config'].data == b'Host *'
+    for name in ('..', '.', '../b/.ssh/config'):
+        with pytest.raises(Unsupported):
+            Snapshot(run=None).parse(_frame([0], 'D 0 dir\n.\nN 0 %s\n600 1 1 1\n\n.\n' % name),
+                                     [('d', '/home/a/.ssh/d')])
+
+
+def test_a_users_frame_is_capped(tmp_path):
+    """Root cuts a user's output at the cap; a cut answer sends the host to the module."""
+    snap = Snapshot(run=None, max_bytes=16)
+    with pytest.raises(Unsupported, match='larger than'):
+        snap.parse(_frame([0], 'x' * (4 * 16 + 65536 + 1)), [('f', '/home/a/.ssh/config')])
+    script = probe_script([('f', str(tmp_path / 'config'))], homes={str(tmp_path): (os.getuid(), os.getgid())},
+                          max_bytes=16, timeout=3)
+    assert 'timeout -k 1 3 sh -c' in script and '| head -c %d' % (4 * 16 + 65536 + 1) in script
