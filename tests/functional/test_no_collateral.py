@@ -76,7 +76,8 @@ def test_client_check_passes_and_runs_only_when_the_file_changes(tmp_path):
     config = tmp_path / 'config'
     shutil.copy(os.path.join(FIXTURES, 'ssh', 'host-star-user-later', 'config'), str(config))
     log = tmp_path / 'calls'
-    counting = script(tmp_path / 'ssh', '#!/bin/sh\necho "$4" >> %s\nexec ssh "$@"\n' % log)
+    # the host name is ssh -G's last argument (after '--')
+    counting = script(tmp_path / 'ssh', '#!/bin/sh\nfor a; do last=$a; done\necho "$last" >> %s\nexec ssh "$@"\n' % log)
     args = dict(path=str(config), hosts=[dict(pattern='swarm-0', server_alive_interval=30)], ssh_binary=counting)
     first = run_module('client_keepalive', args)
     assert first['changed'] and not first.get('failed'), first
