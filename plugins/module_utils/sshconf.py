@@ -322,15 +322,18 @@ class Document:
     def commented_default(self, block, keyword):
         """(index, indent, separator) of a commented-out ``keyword`` line in ``block`` ('#ClientAliveInterval 0').
 
-        The indentation puts the keyword where the comment has it: '#   ForwardAgent no'
-        inside 'Host *' gives four spaces, '#ClientAliveInterval 0' none.
+        The indentation is the comment's own; a comment at the start of the line
+        inside a Host/Match block ('#   ForwardAgent no' under 'Host *') gives
+        the block's indentation instead, as its other lines have.
         """
-        pattern = re.compile(r'^([ \t]*)#([ \t]*)%s([ \t]*=[ \t]*|[ \t]+)\S' % re.escape(keyword), re.I)
+        pattern = re.compile(r'^([ \t]*)#[ \t]*%s([ \t]*=[ \t]*|[ \t]+)\S' % re.escape(keyword), re.I)
         for i in block.body():
             m = pattern.match(self.lines[i].text) if self.lines[i].kind == 'comment' else None
             if m:
-                lead, gap, sep = m.groups()
-                return i, (lead + ' ' + gap) if gap else lead, sep
+                lead, sep = m.groups()
+                if not lead and block.header:
+                    lead = self.style(block, keyword)[0]
+                return i, lead, sep
         return None
 
 
