@@ -74,17 +74,6 @@ def ensure_users(names=USERS):
             os.chown(home, pw.pw_uid, pw.pw_gid)
 
 
-def traversable(path):
-    """Let local users pass through ``path`` and its parents (x only), as they pass through / and /home on a
-    real host: the modules read each user's files as that user, and a fleet often lives in a 0700 temp dir."""
-    path = os.path.abspath(path)
-    while path != '/':
-        mode = os.stat(path).st_mode
-        if mode & 0o011 != 0o011:
-            os.chmod(path, mode | 0o011)
-        path = os.path.dirname(path)
-
-
 class Host:
     def __init__(self, fleet, index):
         self.index = index
@@ -144,7 +133,7 @@ class Fleet:
             stop_processes(self.root)
             shutil.rmtree(self.root)
         os.makedirs(os.path.join(self.root, 'cp'), mode=0o700)
-        traversable(self.root)
+        reachable_by_users(self.root)
         os.makedirs('/run/sshd', exist_ok=True)
         ensure_users()
         run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'keepalive-fleet', '-f', self.key])
@@ -298,6 +287,17 @@ def ensure_collection_link():
     if not os.path.lexists(link):
         os.makedirs(os.path.dirname(link), exist_ok=True)
         os.symlink(ROOT, link)
+
+
+def reachable_by_users(path):
+    """Let the simulated users pass every directory above ROOT (x only), as they pass / and /home on a real
+    host: the modules read a user's files as that user, and a temp dir's parents are often 0700 root."""
+    path = os.path.abspath(path)
+    while path != '/':
+        mode = os.stat(path).st_mode
+        if not mode & 0o001:
+            os.chmod(path, mode | 0o011)
+        path = os.path.dirname(path)
 
 
 def copy_fixture(src, dest):
