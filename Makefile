@@ -17,7 +17,12 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
-deps: $(VENV)/.installed collection
+deps: $(VENV)/.installed .venv-matrix/.installed collection
+
+# One venv per ansible-core version of the support matrix (tests/matrix/versions.txt, pyenv Pythons).
+.venv-matrix/.installed: tests/matrix/versions.txt requirements.txt tests/matrix.sh
+	bash tests/matrix.sh setup
+	touch $@
 
 # The collection as Ansible expects to find it: ansible_collections/keepalive/ssh.
 collection:
@@ -40,4 +45,4 @@ bench: deps .venv-bench/.installed
 	.venv-bench/bin/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf .build .venv .venv-bench tests/output
+	rm -rf .build .venv .venv-bench .venv-matrix tests/output

@@ -21,9 +21,12 @@ description:
     reasons for any drift.
 author:
   - keepalive.ssh developers (@keepalive-ssh)
+requirements:
+  - Python 3.6 or newer on the target (older ones fail with a message saying so)
+  - OpenSSH C(sshd) and C(ssh) on the target
 options:
   sshd_config:
-    description: Main sshd configuration file. Set to C(null) to skip the server side.
+    description: Main sshd configuration file. An empty string (C('')) skips the server side.
     type: path
     default: /etc/ssh/sshd_config
   include_base:
@@ -46,7 +49,7 @@ options:
     default: ssh
   system_config:
     description:
-      - System-wide ssh_config, read after each user's file as ssh does. C(null) leaves it out.
+      - System-wide ssh_config, read after each user's file as ssh does. An empty string (C('')) leaves it out.
     type: path
     default: /etc/ssh/ssh_config
   users:
@@ -116,7 +119,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 sshd:
-  description: Server side; absent when O(sshd_config=null).
+  description: Server side; absent when O(sshd_config) is empty.
   returned: when sshd_config is set
   type: dict
   contains:
@@ -162,6 +165,8 @@ import pwd
 import re
 import tempfile
 
+# first: a clear failure on a too-old target Python instead of a SyntaxError from the engine
+from ansible_collections.keepalive.ssh.plugins.module_utils import target_python  # noqa: F401  pylint: disable=unused-import
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     CLIENT_KEYWORDS,

@@ -135,12 +135,18 @@ def test_symlinked_ssh_dir_is_refused(user, tmp_path):
 def test_hard_linked_config_is_refused(user, tmp_path):
     ssh_dir = os.path.join(user.pw_dir, '.ssh')
     os.makedirs(ssh_dir)
-    victim = tmp_path / 'victim'
-    victim.write_text('secret\n')
-    os.link(str(victim), os.path.join(ssh_dir, 'config'))
-    result = run_module('client_keepalive', dict(user=user.pw_name, hosts=PROFILE_HOSTS))
-    assert result['failed'] and 'hard links' in result['msg']
-    assert victim.read_text() == 'secret\n'
+    # hard links cannot cross mount points: the victim lives next to the home, not in tmp_path
+    victim = os.path.join(os.path.dirname(user.pw_dir), '.keepalive-hardlink-victim')
+    with open(victim, 'w') as f:
+        f.write('secret\n')
+    try:
+        os.link(victim, os.path.join(ssh_dir, 'config'))
+        result = run_module('client_keepalive', dict(user=user.pw_name, hosts=PROFILE_HOSTS))
+        assert result['failed'] and 'hard links' in result['msg']
+        with open(victim) as f:
+            assert f.read() == 'secret\n'
+    finally:
+        os.unlink(victim)
 
 
 def test_invalid_existing_config_fails_validation_untouched(user, tmp_path):
