@@ -32,8 +32,8 @@ pytest_step() {
   return "$rc"
 }
 
-step "collection build, install, ansible-doc" tests/collection-check.sh
-step "changelog lint" antsibull-changelog lint
+step "collection build, contents, install, ansible-doc, playbooks from the tarball" tests/collection-check.sh
+step "changelog lint and release dry run" tests/changelog-check.sh
 step "ansible-lint" ansible-lint --nocolor
 step "ansible-test sanity" tests/ansible-test.sh sanity
 step "ansible-test units" env KEEPALIVE_ANSIBLE_TEST_DIR="${TMPDIR:-/tmp}/keepalive-ansible-test-units" tests/ansible-test.sh units

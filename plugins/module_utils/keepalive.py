@@ -19,6 +19,7 @@ import re
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import (
     SSH,
     SSHD,
+    Block,
     Tree,
     ConfigError,
     Line,
@@ -172,7 +173,9 @@ class Report:
 
 
 def where(doc, index):
-    return '%s:%d' % (doc.path, index + 1)
+    """'file:line' of a line, numbered as in the file before the change (the one the user has)."""
+    number = doc.original_line(doc.lines[index])
+    return '%s:%d' % (doc.path, number if number is not None else index + 1)
 
 
 def _set_line(doc, index, value):
@@ -182,7 +185,7 @@ def _set_line(doc, index, value):
 
 
 def _insert_after_last_directive(doc, block, lines):
-    """Add lines to a block after its last directive, in the block's own style."""
+    """Add lines to a block after its last directive."""
     directives = doc.directives(block)
     if directives:
         pos = directives[-1] + 1
@@ -194,8 +197,19 @@ def _insert_after_last_directive(doc, block, lines):
 
 
 def _new_line(doc, block, keyword, value):
-    indent, sep = doc.style(block)
+    indent, sep = doc.style(block, keyword)
     return make_line(keyword, value, indent, sep, doc.eol)
+
+
+def _add_to_block(doc, block, keyword, value):
+    """A new line in a block: right after its commented-out default ('#ClientAliveInterval 0') in that
+    line's indentation and separator, else after the block's last directive in the file's style."""
+    commented = doc.commented_default(block, keyword)
+    if commented is not None:
+        index, indent, sep = commented
+        doc.insert(index + 1, [make_line(keyword, value, indent, sep, doc.eol)])
+    else:
+        _insert_after_last_directive(doc, block, [_new_line(doc, block, keyword, value)])
 
 
 def _blank(doc):
@@ -244,27 +258,19 @@ def server_effective(tree, keywords=SERVER_KEYWORDS, match=None):
     return result
 
 
-def _global_insert_point(doc, keyword):
-    """Where a new global keyword goes in the main sshd_config.
-
-    After its commented-out default ('#ClientAliveInterval 0') when the stock
-    file has one, else after the last global directive; always before the
-    first Match, because everything after a Match line belongs to it.
-    """
+def _add_global(doc, keyword, value):
+    """A new global keyword in the main sshd_config, before the first Match (everything after a
+    Match line belongs to it): after its commented-out default when the stock file has one, else
+    after the last global directive, else above the comments that introduce the first Match."""
     block = doc.blocks()[0]
-    commented = re.compile(r'^[ \t]*#[ \t]*%s\b' % re.escape(keyword), re.I)
-    for i in block.body():
-        if doc.lines[i].kind == 'comment' and commented.match(doc.lines[i].text):
-            return i + 1
-    directives = doc.directives(block)
-    if directives:
-        return directives[-1] + 1
+    if doc.commented_default(block, keyword) is not None or doc.directives(block):
+        _add_to_block(doc, block, keyword, value)
+        return
     pos = block.end
     if pos < len(doc.lines):
-        # Leave the comments that introduce the first Match attached to it.
         while pos > 0 and doc.lines[pos - 1].kind == 'comment':
             pos -= 1
-    return pos
+    doc.insert(pos, [_new_line(doc, block, keyword, value)])
 
 
 def _find_match_block(doc, match):
@@ -309,8 +315,7 @@ def apply_server(tree, settings, match=None, state='present'):
             continue
         doc = tree.main
         if scope is None:
-            indent, sep = doc.style(doc.blocks()[0])
-            doc.insert(_global_insert_point(doc, keyword), [make_line(keyword, value, indent, sep, doc.eol)])
+            _add_global(doc, keyword, value)
             continue
         block = _find_match_block(doc, scope)
         if block is None:
@@ -319,7 +324,7 @@ def apply_server(tree, settings, match=None, state='present'):
                 doc.insert(len(doc.lines), [_blank(doc)])
             doc.insert(len(doc.lines), [make_line('Match', match.strip(), '', ' ', doc.eol)])
             block = doc.blocks()[-1]
-        _insert_after_last_directive(doc, block, [_new_line(doc, block, keyword, value)])
+        _add_to_block(doc, block, keyword, value)
     if state == 'absent' and scope is not None:
         block = _find_match_block(tree.main, scope)
         if block is not None and not tree.main.directives(block):
@@ -371,20 +376,41 @@ class HostSpec:
         """Same Host line, in any order and case: 'Host b a' is the block of patterns ('a', 'b')."""
         return len(args) == len(self._key) and sorted(a.lower() for a in args) == self._key
 
+    def aliases_in(self, args):
+        """The other patterns of a Host line that lists all of ours ('Host vinci vinci.example.org'
+        for 'vinci' → ['vinci.example.org']), or None when it does not list them all."""
+        lowered = [a.lower() for a in args]
+        if len(args) <= len(self._key) or any(k not in lowered for k in self._key):
+            return None
+        return [a for a in args if a.lower() not in self._key]
+
 
 def _find_host_block(doc, spec):
-    for block in doc.blocks():
+    """The block that holds a spec's values, with the aliases it also applies to.
+
+    The first 'Host' line with exactly its patterns; else the first whose
+    pattern list contains them all (its other names get the values too); else,
+    for '*' in a file without any Host/Match line, the top-level settings,
+    which apply to every host already.  (None, None) when there is none.
+    """
+    blocks = doc.blocks()
+    for block in blocks:
         if block.kind == 'host' and spec.same_patterns(block.args):
-            return block
-    return None
+            return block, []
+    for block in blocks:
+        if block.kind == 'host':
+            aliases = spec.aliases_in(block.args)
+            if aliases is not None and ssh_header_matches(doc.lines[block.start], spec.probe) is True:
+                return block, aliases
+    if spec.universal and len(blocks) == 1 and doc.directives(blocks[0]):
+        return blocks[0], []
+    return None, None
 
 
 def _chunk(doc, block):
-    """[start, end) of a block with the comments right above its header, without trailing blanks."""
-    # Comments before the first header describe the file, not the block.
-    first_header = next(b.start for b in doc.blocks() if b.header)
+    """[start, end) of a block with the comment paragraph right above its header, without trailing blanks."""
     start = block.start
-    while start > first_header and doc.lines[start - 1].kind == 'comment':
+    while start > 0 and doc.lines[start - 1].kind == 'comment':
         start -= 1
     end = block.end
     while end > block.start + 1 and doc.lines[end - 1].kind == 'blank':
@@ -438,28 +464,33 @@ def _set_in_block(doc, block, keyword, value):
         _set_line(doc, lines[0], value)
         doc.delete(lines[1:])
     else:
-        _insert_after_last_directive(doc, block, [_new_line(doc, block, keyword, value)])
+        _add_to_block(doc, block, keyword, value)
 
 
 def _new_host_block(doc, spec):
-    indent = '    '
-    for block in doc.blocks():
-        if block.header:
-            body = doc.directives(block)
-            if body:
-                indent = doc.lines[body[0]].indent
-                break
+    """'Host PATTERN' and the spec's keywords, indented and separated as the file's Host blocks are."""
+    at_end = Block('host', len(doc.lines), len(doc.lines), [])
     lines = [make_line('Host', spec.pattern, '', ' ', doc.eol)]
-    lines += [make_line(k, quote_arg(v), indent, ' ', doc.eol) for k, v in spec.settings.items()]
+    for keyword, value in spec.settings.items():
+        indent, sep = doc.style(at_end, keyword)
+        lines.append(make_line(keyword, quote_arg(value), indent, sep, doc.eol))
     return lines
+
+
+def _insert_before(doc, target, lines):
+    """Put new lines (a block) right above ``target`` and its comment paragraph, set off by blank lines."""
+    start, _end = _chunk(doc, target)
+    lines = lines + [_blank(doc)]
+    if start > 0 and doc.lines[start - 1].kind != 'blank':
+        lines = [_blank(doc)] + lines
+    doc.insert(start, lines)
 
 
 def _place_new_block(doc, spec):
     lines = _new_host_block(doc, spec)
     cover = _covering_block(doc, spec)
     if cover is not None:
-        start, _end = _chunk(doc, cover)
-        doc.insert(start, lines + [_blank(doc)])
+        _insert_before(doc, cover, lines)
         return
     doc.ensure_trailing_eol()
     if doc.lines and doc.lines[-1].kind != 'blank':
@@ -467,21 +498,30 @@ def _place_new_block(doc, spec):
     doc.insert(len(doc.lines), lines)
 
 
-def _move_before(doc, block, target):
-    """Move ``block`` (with its header comments) in front of ``target``, an earlier block."""
-    start, end = _chunk(doc, block)
-    chunk = doc.lines[start:end]
-    for line in chunk:
-        if not line.eol:
-            line.eol = doc.eol
-    drop = list(range(start, end))
-    if start > 0 and doc.lines[start - 1].kind == 'blank' and (end >= len(doc.lines) or doc.lines[end].kind == 'blank'):
-        drop.append(start - 1)
+def _lead_block(doc, spec, block, target, report):
+    """A small 'Host' block with only the spec's keywords, above ``target``, which ssh reads first.
+
+    The user's own block stays where it is: moving it would make *all* its
+    keywords (User, Port, IdentityFile...) win over ``target``'s.  Managed
+    keywords left in it would never be read again, so they are removed.
+    """
     header = doc.lines[target.start]
-    doc.delete(drop)
+    described = header.text.strip()
+    removed = ''
+    if block.header and spec.same_patterns(block.args):
+        keys = set(k.lower() for k in spec.settings)
+        dead = [i for i in doc.directives(block) if doc.lines[i].key in keys]
+        stated = [doc.lines[i].keyword for i in dead if doc.original_line(doc.lines[i]) is not None]
+        if stated:
+            removed = '; %s in the "Host %s" at %s would never be read again and was removed' % (
+                ', '.join(stated), spec.pattern, where(doc, block.start))
+        doc.delete(dead)
+        _drop_if_empty(doc, doc.block_of(block.start))
     target = next(b for b in doc.blocks() if b.header and doc.lines[b.start] is header)
-    t_start, _t_end = _chunk(doc, target)
-    doc.insert(t_start, chunk + [_blank(doc)])
+    _insert_before(doc, target, _new_host_block(doc, spec))
+    report.note('"Host %s" added before "%s" (%s), which sets %s first; no block was moved%s'
+                % (spec.pattern, described, where(doc, doc.lines.index(header)),
+                   ', '.join(k for k in spec.settings), removed))
 
 
 def _universal_block(doc):
@@ -508,16 +548,24 @@ def _relocate_global(doc, index, keyword, report):
                 'overrode every Host block' % (keyword, value, doc.path))
 
 
+def _owns(doc, block, odoc, ctx):
+    """Is a line read in context ``ctx`` of ``odoc`` one of ``block``'s own?"""
+    if odoc is not doc:
+        return False
+    if not block.header:
+        return not ctx
+    return bool(ctx) and ctx[-1] is doc.lines[block.start]
+
+
 def _fix_shadowing(tree, spec, report):
     """Make sure no earlier line sets a managed keyword to another value for this block's hosts."""
     doc = tree.main
     for _round in range(len(doc.lines) + 1):
-        block = _find_host_block(doc, spec)
+        block, _aliases = _find_host_block(doc, spec)
         fixed = True
         for keyword, value in spec.settings.items():
             for odoc, i, ctx, ok in client_occurrences(tree, keyword, spec.probe):
-                own = odoc is doc and ctx and ctx[-1] is doc.lines[block.start]
-                if own:
+                if _owns(doc, block, odoc, ctx):
                     break
                 if ok is None:
                     report.warn('%s for "Host %s" may be overridden by %s (%s) depending on run-time '
@@ -541,20 +589,40 @@ def _fix_shadowing(tree, spec, report):
                                 % (keyword, ctx[-1].text.strip(), where(doc, i)))
                     fixed = False
                 elif odoc is doc and len(ctx) == 1:
-                    target = doc.block_of(i)
-                    _move_before(doc, block, target)
-                    report.note('"Host %s" moved before "%s" (%s), which set %s first'
-                                % (spec.pattern, ctx[-1].text.strip(), where(doc, target.start), keyword))
+                    _lead_block(doc, spec, block, doc.block_of(i), report)
                     fixed = False
                 else:
-                    report.warn('%s for "Host %s" is shadowed by %s (%s); fix that file by hand'
-                                % (keyword, spec.pattern, where(odoc, i), odoc.lines[i].text.strip()))
+                    # The shadowing file is not ours to edit or quote: name the place only.
+                    report.warn('%s for "Host %s" is shadowed by %s, which ssh reads first; fix that file by hand'
+                                % (keyword, spec.pattern, where(odoc, i)))
                 break
             if not fixed:
                 break
         if fixed:
             return
     raise ConfigError('could not order Host blocks for "Host %s"' % spec.pattern)
+
+
+def _read_first(tree, spec, block):
+    """('file:line', keyword) of a line ssh reads before ``block`` that sets one of the spec's keywords
+    for its hosts, or None."""
+    doc = tree.main
+    header = doc.lines[block.start]
+    keys = set(k.lower() for k in spec.settings)
+    for odoc, i, ctx in tree.walk():
+        if odoc is doc and odoc.lines[i] is header:
+            return None
+        if odoc.lines[i].key in keys and context_matches(ctx, spec.probe) is True:
+            return where(odoc, i), odoc.lines[i].keyword
+    return None
+
+
+def _note_aliases(doc, spec, report):
+    block, aliases = _find_host_block(doc, spec)
+    if aliases:
+        report.note('"Host %s" is part of "%s" (%s): %s applies to %s too'
+                    % (spec.pattern, doc.lines[block.start].text.strip(), where(doc, block.start),
+                       ', '.join(spec.settings), ' '.join(aliases)))
 
 
 def apply_client(tree, specs):
@@ -567,34 +635,50 @@ def apply_client(tree, specs):
     doc = tree.main
     ordered = [s for s in specs if not s.universal] + [s for s in specs if s.universal]
     for spec in ordered:
-        block = _find_host_block(doc, spec)
+        block, aliases = _find_host_block(doc, spec)
         if spec.state == 'absent':
             if block is not None:
+                _note_aliases(doc, spec, report)
                 _remove_from_block(doc, block, spec)
             continue
+        if block is not None and aliases and _read_first(tree, spec, block) is not None:
+            # Editing the shared block would change its other names' values for nothing: ssh
+            # reads another block first for this host.  A block of our own goes before that one.
+            report.note('"Host %s" added before %s, which sets %s first: editing "%s" (%s) instead would change '
+                        'its other names too, for nothing' % ((spec.pattern,) + _read_first(tree, spec, block) + (
+                            doc.lines[block.start].text.strip(), where(doc, block.start))))
+            block = None
         if block is None:
             _place_new_block(doc, spec)
         else:
             for keyword, value in spec.settings.items():
-                _set_in_block(doc, _find_host_block(doc, spec), keyword, quote_arg(value))
+                _set_in_block(doc, _find_host_block(doc, spec)[0], keyword, quote_arg(value))
         _fix_shadowing(tree, spec, report)
     # Setting a value in an existing 'Host *' (or a broad block) can shadow a
     # specific block handled before it: check them all once more.
     for spec in ordered:
         if spec.state == 'present' and not spec.universal:
             _fix_shadowing(tree, spec, report)
+    for spec in ordered:
+        if spec.state == 'present':
+            _note_aliases(doc, spec, report)
     return report
+
+
+def _drop_if_empty(doc, block):
+    """Remove a Host block left without directives (its header and blank lines)."""
+    if not block.header or doc.directives(block):
+        return
+    drop = [i for i in range(block.start, block.end) if doc.lines[i].kind == 'blank' or i == block.start]
+    if block.start > 0 and doc.lines[block.start - 1].kind == 'blank' and block.end >= len(doc.lines):
+        drop.append(block.start - 1)
+    doc.delete(drop)
 
 
 def _remove_from_block(doc, block, spec):
     keys = set(k.lower() for k in spec.settings)
     doc.delete([i for i in doc.directives(block) if doc.lines[i].key in keys])
-    block = _find_host_block(doc, spec)
-    if not doc.directives(block):
-        drop = [i for i in range(block.start, block.end) if doc.lines[i].kind == 'blank' or i == block.start]
-        if block.start > 0 and doc.lines[block.start - 1].kind == 'blank' and block.end >= len(doc.lines):
-            drop.append(block.start - 1)
-        doc.delete(drop)
+    _drop_if_empty(doc, _find_host_block(doc, spec)[0] or block)
 
 
 def system_target(system_config, drop_in='50-keepalive.conf'):

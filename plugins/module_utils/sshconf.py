@@ -189,6 +189,8 @@ class Document:
         self.dialect = dialect
         self.path = path
         self.lines = parse_lines(text)
+        self.loaded = list(self.lines)  # the Line objects as read: edits keep them, inserts are new
+        self._line_numbers = None
         self.original = text
         self.encoding = encoding
 
@@ -215,6 +217,12 @@ class Document:
 
     def render(self):
         return ''.join(line.render() for line in self.lines)
+
+    def original_line(self, line):
+        """1-based number of ``line`` in the file as it was read, or None for a line an edit added."""
+        if self._line_numbers is None:
+            self._line_numbers = {id(x): n + 1 for n, x in enumerate(self.loaded)}
+        return self._line_numbers.get(id(line))
 
     def to_bytes(self):
         return self.render().encode(self.encoding)
@@ -273,16 +281,88 @@ class Document:
         for i in sorted(set(indices), reverse=True):
             del self.lines[i]
 
-    def style(self, block):
-        """(indent, separator) to use for a new line in ``block``, copied from its lines."""
-        for i in self.directives(block):
-            line = self.lines[i]
-            if line.key in self.header_keys() or line.key == 'include':
-                continue
-            return line.indent, line.sep or ' '
-        if block.header:
-            return '    ', ' '
-        return '', ' '
+    def _style_lines(self, block):
+        """(own, kind, every) directive lines a new line in ``block`` takes its style from: the
+        block's own, those of blocks of the same kind (global vs. inside a header), all of them."""
+        skip = self.header_keys() + ('include',)
+        own = [self.lines[i] for i in self.directives(block) if self.lines[i].key not in skip]
+        kind = [self.lines[i] for b in self.blocks() if b.header == block.header
+                for i in self.directives(b) if self.lines[i].key not in skip]
+        every = [self.lines[i] for i in self.directives() if self.lines[i].key not in skip]
+        return own, kind, every
+
+    def style(self, block, keyword='ServerAliveInterval'):
+        """(indent, separator) for a new ``keyword`` line in ``block``: the file's prevailing style.
+
+        The indentation is the block's own, else the most common of its kind;
+        the separator is the most common one (the block's own when it has two
+        lines or more), except in a file that aligns its values in one column,
+        where the separator reaches that column.
+        """
+        own, kind, every = self._style_lines(block)
+        indent = _most_common([line.indent for line in (own or kind)], '    ' if block.header else '')
+        lines = own if len(own) >= 2 else (kind or every)
+        column, fill = _value_column(lines)
+        if column is not None:
+            return indent, _fill_to(indent + keyword, column, fill)
+        return indent, _most_common([line.sep or ' ' for line in lines], ' ')
+
+    def commented_default(self, block, keyword):
+        """(index, indent, separator) of a commented-out ``keyword`` line in ``block`` ('#ClientAliveInterval 0').
+
+        The indentation puts the keyword where the comment has it: '#   ForwardAgent no'
+        inside 'Host *' gives four spaces, '#ClientAliveInterval 0' none.
+        """
+        pattern = re.compile(r'^([ \t]*)#([ \t]*)%s([ \t]*=[ \t]*|[ \t]+)\S' % re.escape(keyword), re.I)
+        for i in block.body():
+            m = pattern.match(self.lines[i].text) if self.lines[i].kind == 'comment' else None
+            if m:
+                lead, gap, sep = m.groups()
+                return i, (lead + ' ' + gap) if gap else lead, sep
+        return None
+
+
+def _width(text):
+    """Display width with tab stops every 8 columns."""
+    col = 0
+    for ch in text:
+        col = (col // 8 + 1) * 8 if ch == '\t' else col + 1
+    return col
+
+
+def _most_common(values, default):
+    if not values:
+        return default
+    return max(sorted(set(values), key=values.index), key=values.count)
+
+
+def _value_column(lines):
+    """(column, fill) when most lines align their values in one column with separators of varying
+    width (a tabular file), else (None, None).  ``fill`` is '\t' or ' ', what the aligned lines use."""
+    spaced = [line for line in lines if line.sep and '=' not in line.sep]
+    if len(spaced) < 3:
+        return None, None
+    columns = [_width(line.indent + line.keyword + line.sep) for line in spaced]
+    column = _most_common(columns, None)
+    aligned = [line for line, col in zip(spaced, columns) if col == column]
+    if len(aligned) * 10 < len(spaced) * 6 or len(set(line.sep for line in aligned)) < 2:
+        return None, None
+    tabs = sum(1 for line in aligned if '\t' in line.sep)
+    return column, '\t' if tabs * 2 > len(aligned) else ' '
+
+
+def _fill_to(prefix, column, fill):
+    """The separator that moves the value of ``prefix`` to ``column`` (at least one character)."""
+    start = _width(prefix)
+    if start >= column:
+        return fill
+    if fill == '\t':
+        sep = ''
+        while _width(prefix + sep) < column:
+            sep += '\t'
+        if _width(prefix + sep) == column:
+            return sep
+    return ' ' * (column - start)
 
 
 # -- patterns ------------------------------------------------------------------------

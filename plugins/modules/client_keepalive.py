@@ -212,7 +212,7 @@ effective:
   type: dict
   sample: {bastion: {ServerAliveInterval: {value: "15", file: /home/alice/.ssh/config, line: 2}}}
 messages:
-  description: Blocks moved or lines relocated so the values take effect.
+  description: Blocks added, blocks extended for other names too, or lines relocated so the values take effect.
   returned: always
   type: list
   elements: str

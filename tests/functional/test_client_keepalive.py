@@ -43,7 +43,7 @@ def test_host_star_first_mistake_is_fixed(user, tmp_path):
     assert alive(config, 'bastion') == ('30', '20')
     assert alive(config, 'prod-web1') == ('120', '5')
     assert ssh_G(config, 'bastion')['user'] == 'ops'  # the user's own keywords still apply
-    assert any('moved before "Host *"' in m for m in result['messages'])
+    assert any('added before "Host *"' in m and 'no block was moved' in m for m in result['messages'])
 
 
 def test_existing_mode_and_owner_are_kept(user, tmp_path):

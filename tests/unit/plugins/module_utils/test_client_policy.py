@@ -64,31 +64,39 @@ def rerun_is_noop(tree, run_specs):
     return not again.main.changed
 
 
-def test_host_star_first_is_fixed_by_moving_specific_blocks_before_it(tmp_path):
+def test_host_star_first_is_fixed_by_small_blocks_before_it(tmp_path):
+    """The user's blocks stay where they are (moving them would make User, HostName... win over Host *)."""
     tree, _dest = tree_of('host-star-first', tmp_path)
     report = apply_client(tree, specs())
     text = tree.main.render()
-    assert text == """# The common mistake: defaults first
-Host bastion
-    HostName bastion.example.com
-    User ops
+    assert text == """Host bastion
     ServerAliveInterval 30
     ServerAliveCountMax 20
 
 Host prod-*
-    User deploy
     ServerAliveInterval 120
     ServerAliveCountMax 5
 
+# The common mistake: defaults first
 Host *
     ServerAliveInterval 60
     ServerAliveCountMax 10
     AddKeysToAgent yes
+
+Host bastion
+    HostName bastion.example.com
+    User ops
+
+Host prod-*
+    User deploy
 """
     assert values(tree, 'bastion') == ('30', '20')
     assert values(tree, 'prod-web1') == ('120', '5')
     assert values(tree, 'anything') == ('60', '10')
-    assert len(report.notes) == 2 and all('moved before "Host *"' in n for n in report.notes)
+    assert len(report.notes) == 2 and all('added before "Host *"' in n and 'no block was moved' in n
+                                          for n in report.notes)
+    assert 'ServerAliveInterval in the "Host bastion" at %s:7 would never be read again' % tree.main.path \
+        in report.notes[0]
     assert rerun_is_noop(tree, specs())
 
 
