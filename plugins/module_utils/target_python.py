@@ -30,5 +30,6 @@ def unsupported(version_info=None, executable=None):
 
 _MESSAGE = unsupported()
 if _MESSAGE:
-    print(json.dumps({'failed': True, 'msg': _MESSAGE}))
-    sys.exit(1)
+    # AnsibleModule.fail_json needs the module's arguments parsed first; this runs before that
+    sys.stdout.write(json.dumps({'failed': True, 'msg': _MESSAGE}) + '\n')
+    raise SystemExit(1)

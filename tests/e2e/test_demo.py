@@ -36,6 +36,11 @@ def test_demo_rolls_out_a_small_fleet(tmp_path):
     assert csv[0].startswith('host,groups,profile,clientaliveinterval') and len(csv) == 7
     assert 'compliant: 6/6 hosts (100%)' in proc.stdout and 'canary' in proc.stdout
     assert fleet_processes(str(root)) == []
+    # every SSH login of the run (Ansible's and the role's login check) was the non-root sudoer's
+    logins = [line for log in root.glob('hosts/*/log/sshd.log') for line in log.read_text().splitlines()
+              if 'Accepted publickey for' in line]
+    assert logins and all('Accepted publickey for %s ' % fleet_harness.ADMIN in line for line in logins), logins
+    assert 'Ansible logs in as kaadmin, sudo to root' in proc.stdout
 
 
 def test_interrupted_demo_stops_every_sshd_and_reruns_cleanly(tmp_path):
