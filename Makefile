@@ -11,9 +11,9 @@ export ANSIBLE_PYTHON_INTERPRETER := $(CURDIR)/$(VENV)/bin/python
 
 $(VENV)/.installed: requirements.txt
 	@{ command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ]; } && command -v ssh >/dev/null 2>&1 && \
-	  [ -x /usr/sbin/nft ] && [ -x /usr/sbin/conntrack ] || \
+	  [ -x /usr/sbin/nft ] && [ -x /usr/sbin/conntrack ] && command -v sudo >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client \
-	    iproute2 nftables conntrack >/dev/null; }
+	    iproute2 nftables conntrack sudo >/dev/null; }
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
