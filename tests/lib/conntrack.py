@@ -28,11 +28,15 @@ _LIBC = ctypes.CDLL(None, use_errno=True)
 RULESET = '''table inet idlefw {
     chain input {
         type filter hook input priority 0; policy accept;
-        ct state invalid counter %s
-    }
+%s    }
 }
 '''
-ACTIONS = {'drop': 'drop', 'reset': 'reject with tcp reset'}
+ACTIONS = {
+    'drop': '        ct state invalid counter drop\n',
+    # The reset the rule sends is itself a packet conntrack does not know: let resets through.
+    'reset': '        ct state invalid tcp flags & rst == rst accept\n'
+             '        ct state invalid counter reject with tcp reset\n',
+}
 
 
 def _check(ret, what):
