@@ -134,8 +134,14 @@ sshd:
     sources:
       description: File and line each managed keyword comes from, and the lines it shadows.
       type: dict
+    connection:
+      description: The connection spec given to C(sshd -T -C), or null without O(connection).
+      type: dict
+      sample: {user: alice, host: laptop.example.com, addr: 203.0.113.7}
 clients:
-  description: By user, the config file and, by host name, ServerAliveInterval/ServerAliveCountMax from C(ssh -G) with their source.
+  description:
+    - By user, the config file, whether it exists, and by host name ServerAliveInterval/ServerAliveCountMax
+      from C(ssh -G) with their source (keys C(config), C(exists), C(hosts) of each user's entry).
   returned: always
   type: dict
   sample:
