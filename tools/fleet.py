@@ -284,7 +284,7 @@ class Fleet:
             'keepalive_sshd_config_path': host.config,
             'keepalive_sshd_include_base': host.etc,
             'keepalive_sshd_reload_command': 'kill -HUP "$(cat %s)"' % host.pidfile,
-            'keepalive_client_users': [{'name': u, 'config': host.user_config(u)} for u in USERS],
+            'keepalive_client_users': [{'name': u, 'path': host.user_config(u)} for u in USERS],
             'keepalive_client_system_config': os.path.join(host.etc, 'ssh_config'),
             'fleet_user_fixtures': {u: host.user_fixture(u) for u in USERS},
         }

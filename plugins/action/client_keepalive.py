@@ -18,6 +18,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     jobs,
     parse_mode,
     target,
+    validation,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH
 from ansible_collections.keepalive.ssh.plugins.plugin_utils.noop_action import NoOpAwareAction
@@ -31,7 +32,7 @@ class ActionModule(NoOpAwareAction):
 
     def first_requests(self, params):
         # the users, and a given config file with every directory above it (the walk is among them)
-        forms = [(u['name'], u['config']) for u in params['users']] if params['users'] else [
+        forms = [(u['name'], u['path']) for u in params['users']] if params['users'] else [
             (params['user'], params['path'])]
         requests = [('u', user) for user, _path in forms if user]
         for _user, path in forms:
@@ -53,6 +54,8 @@ class ActionModule(NoOpAwareAction):
     def plan(self, params, snapshot, diff):
         if params['system_config']:
             raise Unsupported('system_config: the drop-in choice reads the host directly')
+        if validation(params)[1]:
+            raise Unsupported('a deprecated form of validate: the module warns about it')
         todo = [(job, host_specs(job['hosts'], job['state'], params, job['prefix'])) for job in jobs(params)]
         snapshot.require([('u', job['user']) for job, _specs in todo if job['user']])
         walks = [self._walk(target(job, params['drop_in'], getpwnam=snapshot.getpwnam, ids=(None, None)))

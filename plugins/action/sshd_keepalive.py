@@ -15,9 +15,11 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     server_result,
     server_settings,
     server_warnings,
+    validation,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSHD
 from ansible_collections.keepalive.ssh.plugins.plugin_utils.noop_action import NoOpAwareAction
+from ansible_collections.keepalive.ssh.plugins.plugin_utils.snapshot import Unsupported
 
 
 class ActionModule(NoOpAwareAction):
@@ -32,6 +34,8 @@ class ActionModule(NoOpAwareAction):
 
     def plan(self, params, snapshot, diff):
         settings = server_settings(params)
+        if validation(params)[1]:
+            raise Unsupported('a deprecated form of validate: the module warns about it')
         snapshot.regular_file(params['path'])  # the module's checks: exists, not a directory
         snapshot.real_dir(os.path.dirname(params['path']) or '.')
         tree, report = server_plan(params, settings, **snapshot.reader(SSHD))

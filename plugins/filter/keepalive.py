@@ -27,8 +27,11 @@ def client_blocks(user, profiles, default_profiles, extra_hosts=None):
 
 
 def client_plan(users, profiles, default_profiles, extra_hosts=None):
-    """keepalive_client_users → [{name, config, hosts, state}]: what the client role applies, and the audit expects."""
-    return [{'name': u['name'], 'config': u.get('config'), 'state': u.get('state', 'present'),
+    """keepalive_client_users → [{name, path, hosts, state}]: what the client role applies, and the audit expects.
+
+    A user's file is ``path`` (the modules' name for the file they manage); ``config``, its old name, still works.
+    """
+    return [{'name': u['name'], 'path': u.get('path', u.get('config')), 'state': u.get('state', 'present'),
              'hosts': client_blocks(u, profiles, default_profiles, extra_hosts)} for u in users]
 
 

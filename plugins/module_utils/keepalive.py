@@ -162,6 +162,7 @@ class Report:
     def __init__(self):
         self.warnings = []
         self.notes = []
+        self.removed = []  # state=absent: every line taken out, as found ({keyword, value, file, line})
 
     def warn(self, msg):
         if msg not in self.warnings:
@@ -170,6 +171,15 @@ class Report:
     def note(self, msg):
         if msg not in self.notes:
             self.notes.append(msg)
+
+    def removing(self, doc, indexes):
+        """Record the lines about to be removed, numbered as in the file before the change; returns ``indexes``."""
+        for i in indexes:
+            line = doc.lines[i]
+            self.removed.append({'keyword': line.keyword, 'value': ' '.join(line.args), 'file': doc.path,
+                                 'line': doc.original_line(line) or i + 1})
+            self.note('removed %s (%s)' % (line.text.strip(), where(doc, i)))
+        return indexes
 
 
 def where(doc, index):
@@ -298,8 +308,10 @@ def apply_server(tree, settings, match=None, state='present'):
             raise InputError('%s cannot be set inside a Match block: sshd only accepts it globally' % keyword)
         occ = server_occurrences(tree, keyword, scope)
         if state == 'absent':
+            if not occ:
+                report.note('%s is not set %s: nothing to remove' % (keyword, 'in Match %s' % match if scope else 'globally'))
             for doc in {id(d): d for d, _i in occ}.values():
-                doc.delete([i for d, i in occ if d is doc])
+                doc.delete(report.removing(doc, [i for d, i in occ if d is doc]))
             continue
         value = str(value)
         if occ:
@@ -637,9 +649,11 @@ def apply_client(tree, specs):
     for spec in ordered:
         block, aliases = _find_host_block(doc, spec)
         if spec.state == 'absent':
-            if block is not None:
+            if block is None:
+                report.note('Host %s: no such block, nothing to remove' % spec.pattern)
+            else:
                 _note_aliases(doc, spec, report)
-                _remove_from_block(doc, block, spec)
+                _remove_from_block(doc, block, spec, report)
             continue
         if block is not None and aliases and _read_first(tree, spec, block) is not None:
             # Editing the shared block would change its other names' values for nothing: ssh
@@ -675,9 +689,14 @@ def _drop_if_empty(doc, block):
     doc.delete(drop)
 
 
-def _remove_from_block(doc, block, spec):
-    keys = set(k.lower() for k in spec.settings)
-    doc.delete([i for i in doc.directives(block) if doc.lines[i].key in keys])
+def _remove_from_block(doc, block, spec, report):
+    """The managed keywords, whatever values were given, and the listed options' keys."""
+    keys = set(k.lower() for k in list(spec.settings) + list(CLIENT_KEYWORDS))
+    found = [i for i in doc.directives(block) if doc.lines[i].key in keys]
+    if not found:
+        report.note('Host %s: none of %s set there, nothing to remove'
+                    % (spec.pattern, ', '.join(sorted(set(spec.settings) | set(CLIENT_KEYWORDS)))))
+    doc.delete(report.removing(doc, found))
     _drop_if_empty(doc, _find_host_block(doc, spec)[0] or block)
 
 

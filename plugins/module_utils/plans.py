@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import os
 import pwd
+import shlex
 import stat
 
 from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
@@ -37,6 +38,47 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, ConfigError, Tree
 
+# Old option names keep working until this collection version, with a deprecation warning.
+DEPRECATED_IN = dict(version='2.0.0', collection_name='keepalive.ssh')
+
+# -- validate (both writing modules) -------------------------------------------------------
+
+DEFAULT_VALIDATION = 'default'
+BOOLEAN_WORDS = {'true': True, 'yes': True, 'on': True, 'false': False, 'no': False, 'off': False}
+
+
+def validation(params):
+    """The validate option → (None: off, DEFAULT_VALIDATION, or an argv template with '%s'; deprecations).
+
+    As ansible-core's lineinfile/template: a command containing %s for the file to check, split like a
+    shell command line (quotes work).  %s is replaced in each word after splitting, so a staged path with
+    spaces stays one argument.  Omitted: the module's own check (sshd -t / ssh -G).  false: none.
+    """
+    value = params['validate']
+    if value is None:
+        return DEFAULT_VALIDATION, []
+    if isinstance(value, str) and value.strip().lower() in BOOLEAN_WORDS:
+        value = BOOLEAN_WORDS[value.strip().lower()]
+    if isinstance(value, bool):
+        if not value:
+            return None, []
+        return DEFAULT_VALIDATION, [dict(msg='validate=true is deprecated: omit validate for the default check '
+                                             '(a command with %s replaces it, false turns it off)', **DEPRECATED_IN)]
+    if not isinstance(value, str):
+        raise InputError('validate must be a command containing %%s, or false; got %r' % (value,))
+    try:
+        argv = shlex.split(value)
+    except ValueError as e:
+        raise InputError('validate=%r cannot be split like a shell command line: %s' % (value, e))
+    if not any('%s' in word for word in argv):
+        raise InputError('validate must contain %%s for the file to check, got %r' % value)
+    return argv, []
+
+
+def command_for(argv, staged):
+    return [word.replace('%s', staged) for word in argv]
+
+
 # -- sshd_keepalive ------------------------------------------------------------------------
 
 SERVER_SPEC = dict(
@@ -51,8 +93,8 @@ SERVER_SPEC = dict(
         options=dict(type='dict', default={}),
         state=dict(type='str', default='present', choices=['present', 'absent']),
         backup=dict(type='bool', default=False),
-        validate=dict(type='bool', default=True),
-        validate_command=dict(type='str'),
+        validate=dict(type='raw', aliases=['validate_command'],
+                      deprecated_aliases=[dict(name='validate_command', **DEPRECATED_IN)]),
         sshd_binary=dict(type='str', default='sshd'),
         include_base=dict(type='path', default='/etc/ssh'),
     ),
@@ -100,8 +142,11 @@ def server_result(params, settings, tree, report):
     """The module's result for an edited tree (backups and diff are added by the writer)."""
     changed_docs = tree.changed_docs()
     keywords = [k for k, v in settings.items() if v is not None]
-    return dict(changed=bool(changed_docs), files=[d.path for d in changed_docs],
-                effective=server_effective(tree, keywords, match=params['match']), messages=report.notes)
+    result = dict(changed=bool(changed_docs), files=[d.path for d in changed_docs],
+                  effective=server_effective(tree, keywords, match=params['match']), messages=report.notes)
+    if params['state'] == 'absent':
+        result['removed'] = report.removed
+    return result
 
 
 # -- client_keepalive ----------------------------------------------------------------------
@@ -125,7 +170,7 @@ CLIENT_SPEC = dict(
         hosts=dict(type='list', elements='dict', options=HOST_OPTIONS),
         users=dict(type='list', elements='dict', options=dict(
             name=dict(type='str', required=True),
-            config=dict(type='path'),
+            path=dict(type='path', aliases=['config'], deprecated_aliases=[dict(name='config', **DEPRECATED_IN)]),
             hosts=dict(type='list', elements='dict', required=True, options=HOST_OPTIONS),
             state=dict(type='str', default='present', choices=['present', 'absent']),
         )),
@@ -134,7 +179,7 @@ CLIENT_SPEC = dict(
         state=dict(type='str', default='present', choices=['present', 'absent']),
         mode=dict(type='raw'),
         backup=dict(type='bool', default=False),
-        validate=dict(type='bool', default=True),
+        validate=dict(type='raw'),
         ssh_binary=dict(type='str', default='ssh'),
     ),
     required_one_of=[('user', 'path', 'system_config', 'users')],
@@ -182,7 +227,7 @@ def jobs(p):
     """One job per file: the single user/path/system_config form, or each entry of users."""
     if p['users']:
         return [dict(label='users[%d] (%s): ' % (n, u['name']), prefix='users[%d].' % n, user=u['name'],
-                     path=u['config'], system_config=None, hosts=u['hosts'], state=u['state'], mode=p['mode'])
+                     path=u['path'], system_config=None, hosts=u['hosts'], state=u['state'], mode=p['mode'])
                 for n, u in enumerate(p['users'])]
     if not p['hosts']:
         raise JobError('hosts is required unless users is given')
@@ -267,8 +312,11 @@ class ClientPlan:
         """The job's result (backup_file and diff are added by the writer)."""
         effective = dict((s.pattern, client_effective(self.tree, s.probe)) for s in self.specs
                          if s.state == 'present')
-        return dict(changed=self.changed, path=self.path, files=[self.path] if self.changed else [],
-                    effective=effective, messages=['%s%s' % (self.job['label'], n) for n in self.report.notes])
+        result = dict(changed=self.changed, path=self.path, files=[self.path] if self.changed else [],
+                      effective=effective, messages=['%s%s' % (self.job['label'], n) for n in self.report.notes])
+        if any(s.state == 'absent' for s in self.specs):
+            result['removed'] = self.report.removed
+        return result
 
     def warnings(self):
         return ['%s%s' % (self.job['label'], msg) for msg in self.report.warnings]
@@ -280,6 +328,8 @@ def client_result(params, results):
         return results[0]
     merged = dict(changed=any(r['changed'] for r in results), files=[f for r in results for f in r['files']],
                   messages=[m for r in results for m in r['messages']], results=results)
+    if any('removed' in r for r in results):
+        merged['removed'] = [x for r in results for x in r.get('removed', [])]
     if any('diff' in r for r in results):
         merged['diff'] = [d for r in results for d in r.get('diff', [])]
     return merged

@@ -95,9 +95,12 @@ options:
         description: Local user name.
         type: str
         required: true
-      config:
-        description: The user's ssh_config; defaults to C(~name/.ssh/config).
+      path:
+        description:
+          - The user's ssh_config (as O(path)); defaults to C(~name/.ssh/config).
+          - C(config) is its deprecated old name (until 2.0.0).
         type: path
+        aliases: [config]
       hosts:
         description: The Host blocks, with the same keys as O(hosts).
         type: list
@@ -119,6 +122,8 @@ options:
     description:
       - C(present) makes the values effective. C(absent) removes the managed keywords (and the listed
         O(hosts[].options) keys) from those blocks, and a block left empty.
+      - C(absent) reports every line it removed in RV(removed) and RV(messages); a block that does not
+        exist or has none of the keywords is named in RV(messages) (C(... nothing to remove)).
     type: str
     choices: [present, absent]
     default: present
@@ -132,24 +137,23 @@ options:
     type: bool
     default: false
   validate:
-    description: Check the candidate with C(ssh -G -F) for every managed pattern before replacing the file.
-    type: bool
-    default: true
+    description:
+      - How the candidate file is checked before it replaces the file.
+      - Omitted (the default) runs C(ssh -G -F %s PATTERN) with O(ssh_binary) for every managed pattern,
+        which also warns when ssh would still use another value than the one requested.
+      - A command containing C(%s), as the O(ansible.builtin.template#module:validate) option of
+        ansible-core's C(template) and C(lineinfile) modules. It is split into words like a
+        shell command line (quotes work; no shell runs it) and C(%s) in any word is replaced by the staged
+        copy of the file. The file is accepted when the command exits 0.
+      - V(false) turns validation off. V(true) is deprecated (omit the option instead).
+    type: raw
   ssh_binary:
     description: ssh executable used for validation.
     type: str
     default: ssh
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in diff mode).
-    support: full
-notes:
-  - A run that would change nothing is decided on the controller; the action plugin of the same name
-    reads the files with one POSIX shell command and runs the module's own decision; anything it cannot
-    judge exactly (a change, an error, a symlink, a missing C(base64)/C(stat)) runs the module.
+extends_documentation_fragment:
+  - keepalive.ssh.attributes
+  - keepalive.ssh.attributes.writer
 seealso:
   - module: keepalive.ssh.sshd_keepalive
   - module: keepalive.ssh.keepalive_info
@@ -187,12 +191,21 @@ EXAMPLES = r'''
     hosts:
       - pattern: "legacy-*"
         nat_idle_timeout: 300
+
+- name: Several users in one call, one of them with a file outside their home
+  keepalive.ssh.client_keepalive:
+    users:
+      - name: alice
+        hosts: [{pattern: "*", server_alive_interval: 60}]
+      - name: bob
+        path: /srv/home/bob/.ssh/config
+        hosts: [{pattern: "*", server_alive_interval: 60}]
 '''
 
 RETURN = r'''
 path:
-  description: The managed file.
-  returned: when one file is managed (O(user), O(path) or O(system_config)); per user in RV(results) with O(users)
+  description: The managed file (with O(users), each user's is in RV(results)).
+  returned: when users is not given
   type: str
   sample: /home/alice/.ssh/config
 files:
@@ -206,13 +219,15 @@ backup_file:
   type: str
 effective:
   description:
-    - For each managed pattern, the values ssh will use (from C(ssh -G) when O(validate=true),
-      else computed), with the file and line each comes from.
-  returned: when one file is managed; per user in RV(results) with O(users)
+    - For each managed pattern, the values ssh will use as computed by the collection's config engine from
+      the file after the change, with the file and line each comes from (with O(users), in RV(results)).
+  returned: when users is not given
   type: dict
   sample: {bastion: {ServerAliveInterval: {value: "15", file: /home/alice/.ssh/config, line: 2}}}
 messages:
-  description: Blocks added, blocks extended for other names too, or lines relocated so the values take effect.
+  description:
+    - Blocks added, blocks extended for other names too, or lines relocated so the values take effect.
+    - With O(state=absent), each removed line, or a block with nothing to remove.
   returned: always
   type: list
   elements: str
@@ -246,8 +261,18 @@ state:
   description: C(file), the managed file's type.
   returned: when one file is managed and it exists
   type: str
+removed:
+  description:
+    - When a block is C(absent), every line removed (or that would be in check mode), as found before the
+      change; with O(users), every user's.
+  returned: when a block is absent
+  type: list
+  elements: dict
+  sample: [{keyword: ServerAliveInterval, value: "30", file: /home/alice/.ssh/config, line: 2}]
 results:
-  description: With O(users), the result of each user's file.
+  description:
+    - With O(users), the result of each user's file, with the keys of a single-file run
+      (C(changed), C(path), C(files), C(effective), C(messages), and C(removed), C(backup_file), C(diff) as there).
   returned: when users is given
   type: list
   elements: dict
@@ -288,15 +313,18 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import CLIENT_KEYWORDS, InputError
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     CLIENT_SPEC,
+    DEFAULT_VALIDATION,
     ClientPlan,
     JobError,
     client_result,
     client_warnings,
+    command_for,
     file_mode,
     host_specs,
     jobs,
     parse_mode,
     target,
+    validation,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, Document
@@ -305,6 +333,11 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
     find_binary,
     validate_tree,
 )
+
+
+def custom(command):
+    """Validators: the user's command (see plans.validation) on the staged file."""
+    return lambda staged: [command_for(command, staged)]
 
 
 def ssh_g(ssh, specs):
@@ -329,6 +362,13 @@ def run_module():
     results = []
     label = ''
     try:
+        command, deprecations = validation(module.params)
+    except InputError as e:
+        module.fail_json(msg=str(e))
+    for deprecation in deprecations:
+        module.deprecate(deprecation['msg'], version=deprecation['version'],
+                         collection_name=deprecation['collection_name'])
+    try:
         # every job's input and user is checked before any file is touched (errors name the parameter path)
         prepared = []
         for job in jobs(module.params):
@@ -337,7 +377,7 @@ def run_module():
             prepared.append((job, specs, target(job, module.params['drop_in'])))
         for job, specs, where in prepared:
             label = job['label']
-            results.append(run_job(module, job, specs, where))
+            results.append(run_job(module, job, specs, where, command))
     except InputError as e:
         module.fail_json(msg=str(e))
     except (JobError, UnsafePath) as e:
@@ -345,7 +385,7 @@ def run_module():
     module.exit_json(**client_result(module.params, results))
 
 
-def run_job(module, job, specs, where):
+def run_job(module, job, specs, where, command):
     """Manage one file (``where``: see target()): lock, read, edit, validate, write."""
     for msg in client_warnings(job, specs):
         module.warn(msg)
@@ -363,13 +403,13 @@ def run_job(module, job, specs, where):
             raise JobError('%s does not exist; create it first (only a missing .ssh directory is created)' % trusted)
         directory = None  # check mode: the directory and the file would be new
     try:
-        return edit(module, job, directory, path, name, specs, uid, gid, mode, default_mode)
+        return edit(module, job, directory, path, name, specs, uid, gid, mode, default_mode, command)
     finally:
         if directory is not None:
             directory.close()
 
 
-def edit(module, job, directory, path, name, specs, uid, gid, mode, default_mode):
+def edit(module, job, directory, path, name, specs, uid, gid, mode, default_mode, command):
     st = None
     if directory is not None:
         directory.lock()
@@ -382,11 +422,13 @@ def edit(module, job, directory, path, name, specs, uid, gid, mode, default_mode
         return Document.load(file_path, SSH)
 
     plan = ClientPlan(job, specs, path, file_mode(st), mode, default_mode, loader=load)
-    if module.params['validate'] and plan.changed:
+    if command == DEFAULT_VALIDATION and plan.changed:
         ssh = find_binary(module, module.params['ssh_binary'], 'ssh_binary', 'openssh-client')
         outputs = validate_tree(module, plan.tree, ssh_g(ssh, specs))
         for warning in disagreements(specs, outputs):
             plan.report.warn(warning)
+    elif command is not None and plan.changed:
+        validate_tree(module, plan.tree, custom(command))
     result = plan.result()
     main = plan.tree.main
     if plan.changed and not module.check_mode:

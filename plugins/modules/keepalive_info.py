@@ -25,10 +25,14 @@ requirements:
   - Python 3.6 or newer on the target (older ones fail with a message saying so)
   - OpenSSH C(sshd) and C(ssh) on the target
 options:
-  sshd_config:
-    description: Main sshd configuration file. An empty string (C('')) skips the server side.
+  path:
+    description:
+      - Main sshd configuration file (the file the server side reads, as O(keepalive.ssh.sshd_keepalive#module:path)).
+        An empty string (C('')) skips the server side.
+      - C(sshd_config) is its deprecated old name (until 2.0.0).
     type: path
     default: /etc/ssh/sshd_config
+    aliases: [sshd_config]
   include_base:
     description: Directory relative C(Include) paths in sshd_config resolve against.
     type: path
@@ -62,9 +66,12 @@ options:
         description: Local user name.
         type: str
         required: true
-      config:
-        description: The user's ssh_config. Defaults to C(~name/.ssh/config) from the passwd database.
+      path:
+        description:
+          - The user's ssh_config. Defaults to C(~name/.ssh/config) from the passwd database.
+          - C(config) is its deprecated old name (until 2.0.0).
         type: path
+        aliases: [config]
       expect:
         description:
           - Expected Host blocks (as for M(keepalive.ssh.client_keepalive)'s O(keepalive.ssh.client_keepalive#module:hosts)),
@@ -77,21 +84,21 @@ options:
         type: str
         choices: [present, absent]
         default: present
-  hosts:
-    description: Host names to ask C(ssh -G) about for every user (in addition to the expected blocks' patterns).
+  host_names:
+    description:
+      - Host names to ask C(ssh -G) about for every user (in addition to the expected blocks' patterns).
+      - C(hosts) is its deprecated old name (until 2.0.0); in this collection C(hosts) means C(Host) blocks,
+        as in O(keepalive.ssh.client_keepalive#module:hosts) and O(users[].expect).
     type: list
     elements: str
     default: []
+    aliases: [hosts]
   expect_server:
     description: "Expected server values, C({client_alive_interval: 60, client_alive_count_max: 10})."
     type: dict
-attributes:
-  check_mode:
-    description: Never changes anything; runs the same in check mode.
-    support: full
-  diff_mode:
-    description: Returns no diff.
-    support: none
+extends_documentation_fragment:
+  - keepalive.ssh.attributes
+  - keepalive.ssh.attributes.info
 notes:
   - C(sshd -T) needs root (it reads the host keys).
 seealso:
@@ -119,8 +126,8 @@ EXAMPLES = r'''
 
 RETURN = r'''
 sshd:
-  description: Server side; absent when O(sshd_config) is empty.
-  returned: when sshd_config is set
+  description: Server side; absent when O(path) is an empty string.
+  returned: when path is set
   type: dict
   contains:
     version:
@@ -181,6 +188,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     client_effective,
     server_effective,
 )
+from ansible_collections.keepalive.ssh.plugins.module_utils.plans import DEPRECATED_IN
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, ConfigError, Tree
 from ansible_collections.keepalive.ssh.plugins.module_utils.staging import Stage
 from ansible_collections.keepalive.ssh.plugins.module_utils.support import find_binary
@@ -207,9 +215,9 @@ def where(info):
 
 def server_side(module, p, drift):
     sshd = find_binary(module, p['sshd_binary'], 'sshd_binary', 'openssh-server')
-    path = p['sshd_config']
+    path = p['path']
     if not os.path.isfile(path):
-        module.fail_json(msg='sshd_config=%s does not exist' % path)
+        module.fail_json(msg='path=%s does not exist; give the sshd_config file, or path='' to skip the server side' % path)
     argv = [sshd, '-T', '-f', path]
     conn = p['connection'] or {}
     unknown = set(conn) - set(CONNECTION_KEYS)
@@ -236,8 +244,8 @@ def server_side(module, p, drift):
 
 
 def user_config(module, entry):
-    if entry.get('config'):
-        return entry['config']
+    if entry.get('path'):
+        return entry['path']
     try:
         return os.path.join(pwd.getpwnam(entry['name']).pw_dir, '.ssh', 'config')
     except KeyError:
@@ -271,7 +279,7 @@ def client_side(module, p, ssh, entry, drift):
     for n, block in enumerate(entry.get('expect') or []):
         probe = check_patterns('users.expect[%d].pattern' % n, block['pattern'])[0]
         expected[probe] = block
-    names = list(dict.fromkeys(list(expected) + list(p['hosts'])))
+    names = list(dict.fromkeys(list(expected) + list(p['host_names'])))
     files = [f for f in (config, p['system_config']) if f and os.path.isfile(f)]
     hosts = {}
     try:
@@ -291,10 +299,15 @@ def client_side(module, p, ssh, entry, drift):
     return {'config': config, 'exists': os.path.isfile(config), 'hosts': hosts}
 
 
+def deprecated(name):
+    return [dict(name=name, **DEPRECATED_IN)]
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            sshd_config=dict(type='path', default='/etc/ssh/sshd_config'),
+            path=dict(type='path', default='/etc/ssh/sshd_config', aliases=['sshd_config'],
+                      deprecated_aliases=deprecated('sshd_config')),
             include_base=dict(type='path', default='/etc/ssh'),
             connection=dict(type='dict'),
             sshd_binary=dict(type='str', default='sshd'),
@@ -302,11 +315,12 @@ def main():
             system_config=dict(type='path', default='/etc/ssh/ssh_config'),
             users=dict(type='list', elements='dict', default=[], options=dict(
                 name=dict(type='str', required=True),
-                config=dict(type='path'),
+                path=dict(type='path', aliases=['config'], deprecated_aliases=deprecated('config')),
                 expect=dict(type='list', elements='dict', aliases=['hosts']),
                 state=dict(type='str', choices=['present', 'absent'], default='present'),
             )),
-            hosts=dict(type='list', elements='str', default=[]),
+            host_names=dict(type='list', elements='str', default=[], aliases=['hosts'],
+                            deprecated_aliases=deprecated('hosts')),
             expect_server=dict(type='dict'),
         ),
         supports_check_mode=True,
@@ -314,7 +328,7 @@ def main():
     p = module.params
     drift = []
     result = dict(changed=False)
-    if p['sshd_config']:
+    if p['path']:
         result['sshd'] = server_side(module, p, drift)
     clients = {}
     if p['users']:

@@ -29,7 +29,7 @@ requirements:
   - OpenSSH C(sshd) on the target (for validation with C(sshd -t))
 options:
   path:
-    description: Main sshd configuration file.
+    description: Main sshd configuration file (the file this module manages, with the files it includes).
     type: path
     default: /etc/ssh/sshd_config
   client_alive_interval:
@@ -76,6 +76,8 @@ options:
       - C(present) makes the given values effective; C(absent) removes the given keywords from the
         scope (global or O(match)) in every file of the tree, so sshd's defaults apply.
       - With C(absent), the values of the options only select the keywords; any value works.
+      - C(absent) reports every line it removed in RV(removed) and RV(messages); a keyword that was not
+        set is named in RV(messages) ("C(ClientAliveInterval is not set globally) ...").
     type: str
     choices: [present, absent]
     default: present
@@ -84,14 +86,21 @@ options:
     type: bool
     default: false
   validate:
-    description: Validate the changed tree with C(sshd -t) before replacing any file.
-    type: bool
-    default: true
-  validate_command:
     description:
-      - Custom validation command instead of C(sshd -t -f %s); C(%s) is replaced with the staged copy
-        of O(path).
-    type: str
+      - How the changed tree is checked before any file is replaced. It is always checked as a whole, on a
+        private copy of the Include tree, so a drop-in that breaks the main file is caught.
+      - Omitted (the default) runs C(sshd -t -f %s) with O(sshd_binary).
+      - A command containing C(%s), as the O(ansible.builtin.template#module:validate) option of
+        ansible-core's C(template) and C(lineinfile) modules. It is split into words like a
+        shell command line (quotes work; no shell runs it, so no pipes or variables) and C(%s) in any word
+        is replaced by the staged copy of O(path). The file is accepted when the command exits 0.
+        For example C(/usr/sbin/sshd -t -f %s -h /etc/ssh/ssh_host_ed25519_key).
+      - V(false) turns validation off, for example to prepare a file for an image on a host without sshd.
+        V(true) is deprecated (omit the option instead).
+      - O(validate_command) is the deprecated old name of this option (until 2.0.0); its value used to be
+        split on spaces, it is now split like a shell command line.
+    type: raw
+    aliases: [validate_command]
   sshd_binary:
     description: sshd executable used for validation. Looked up in C(PATH) and sbin directories.
     type: str
@@ -102,18 +111,9 @@ options:
         configuration directory, C(/etc/ssh) on every common distribution.
     type: path
     default: /etc/ssh
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in diff mode).
-    support: full
-notes:
-  - A run that would change nothing is decided on the controller; the action plugin of the same name
-    reads the files with one POSIX shell command and runs the module's own decision; anything it cannot
-    judge exactly (a change, an error, a symlink, a missing C(base64)/C(stat)) runs the module.
-  - Check mode runs the same edit and validation and returns the same diff, without writing.
+extends_documentation_fragment:
+  - keepalive.ssh.attributes
+  - keepalive.ssh.attributes.writer
 seealso:
   - module: keepalive.ssh.client_keepalive
   - module: keepalive.ssh.keepalive_info
@@ -144,6 +144,16 @@ EXAMPLES = r'''
     client_alive_interval: 0
     client_alive_count_max: 0
     state: absent
+  register: removal
+
+- name: Say what was removed
+  ansible.builtin.debug:
+    msg: "{{ removal.removed | map(attribute='keyword') | list }} removed; {{ removal.messages }}"
+
+- name: Validate with an explicit host key (sshd -t needs one)
+  keepalive.ssh.sshd_keepalive:
+    client_alive_interval: 60
+    validate: /usr/sbin/sshd -t -f %s -h /etc/ssh/ssh_host_ed25519_key
 '''
 
 RETURN = r'''
@@ -172,10 +182,31 @@ effective:
   sample:
     ClientAliveInterval: {value: "60", file: /etc/ssh/sshd_config, line: 12, shadowed: []}
 messages:
-  description: What the module did beyond changing values, e.g. that a drop-in was edited because sshd reads it first.
+  description:
+    - What the module did beyond changing values, e.g. that a drop-in was edited because sshd reads it first.
+    - With O(state=absent), each removed line, or that a keyword was not set.
   returned: always
   type: list
   elements: str
+removed:
+  description: With O(state=absent), every line removed (or that would be in check mode), as found before the change.
+  returned: when state is absent
+  type: list
+  elements: dict
+  sample: [{keyword: ClientAliveInterval, value: "60", file: /etc/ssh/sshd_config, line: 12}]
+  contains:
+    keyword:
+      description: The keyword as written in the file.
+      type: str
+    value:
+      description: Its value.
+      type: str
+    file:
+      description: The file it was in.
+      type: str
+    line:
+      description: Its line number before the change.
+      type: int
 '''
 
 import os
@@ -186,11 +217,14 @@ from ansible_collections.keepalive.ssh.plugins.module_utils import target_python
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import InputError
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
+    DEFAULT_VALIDATION,
     SERVER_SPEC,
+    command_for,
     server_plan,
     server_result,
     server_settings,
     server_warnings,
+    validation,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import ConfigError
@@ -201,13 +235,11 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
 )
 
 
-def validators(module, sshd):
-    command = module.params['validate_command']
-    if command:
-        if '%s' not in command:
-            module.fail_json(msg='validate_command must contain %%s for the file to check, got %r' % command)
-        return lambda staged: [[part.replace('%s', staged) for part in command.split()]]
-    return lambda staged: [[sshd, '-t', '-f', staged]]
+def validators(command, sshd):
+    """argv for a staged tree: the user's command (see plans.validation) or sshd -t."""
+    if command == DEFAULT_VALIDATION:
+        return lambda staged: [[sshd, '-t', '-f', staged]]
+    return lambda staged: [command_for(command, staged)]
 
 
 def write_temp(doc):
@@ -264,8 +296,12 @@ def run_module():
     path = p['path']
     try:
         settings = server_settings(p)
+        command, deprecations = validation(p)
     except InputError as e:
         module.fail_json(msg=str(e))
+    for deprecation in deprecations:
+        module.deprecate(deprecation['msg'], version=deprecation['version'],
+                         collection_name=deprecation['collection_name'])
     if os.path.isdir(path):
         module.fail_json(msg='path=%s is a directory; give the sshd_config file itself' % path)
     if not os.path.exists(path):
@@ -280,11 +316,11 @@ def run_module():
         except (InputError, ConfigError, UnsafePath) as e:
             module.fail_json(msg='%s: %s' % (path, e))
         changed_docs = tree.changed_docs()
-        if changed_docs and p['validate']:
+        if changed_docs and command is not None:
             sshd = None
-            if not p['validate_command']:
+            if command == DEFAULT_VALIDATION:
                 sshd = find_binary(module, p['sshd_binary'], 'sshd_binary', 'openssh-server')
-            validate_tree(module, tree, validators(module, sshd))
+            validate_tree(module, tree, validators(command, sshd))
         backups = {}
         if changed_docs and not module.check_mode:
             backups = replace_files(module, changed_docs, p['backup'])

@@ -73,11 +73,16 @@ class NoOpAwareAction(ActionBase):
         if unchanged is not None:
             result.update(unchanged)
             return result
+        # as ansible.builtin's normal action: async tasks start the module wrapped in async_wrapper
+        wrap_async = bool(self._task.async_val) and not self._connection.has_native_async
         result.update(self._execute_module(module_name=self.MODULE, module_args=self._task.args,
-                                           task_vars=task_vars))
+                                           task_vars=task_vars, wrap_async=wrap_async))
+        if not wrap_async:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
         return result
 
     def _unchanged_result(self):
+        # an async task is the module's job (the caller polls it with async_status)
         if self._task.async_val or getattr(self._connection._shell, 'SHELL_FAMILY', '') != 'sh':
             return None
         params = self.validated(self._task.args)
@@ -98,8 +103,8 @@ class NoOpAwareAction(ActionBase):
         if not _plain(args):
             return None
         validation = ArgumentSpecValidator(**self.SPEC).validate(unshared_copy(args))
-        if validation.error_messages:
-            return None  # the module says what is wrong, in its words
+        if validation.error_messages or validation._deprecations:  # pylint: disable=protected-access
+            return None  # the module says what is wrong (or deprecated), in its words
         return validation.validated_parameters
 
     def decision(self, params, run, diff):

@@ -168,7 +168,7 @@ def test_module_examples_run_against_scratch_files(tmp_path, hostkey, users, mod
     defaults = {  # what the examples leave to the defaults (/etc/ssh/...) points at the scratch tree
         'keepalive.ssh.sshd_keepalive': {'path': str(etc / 'sshd_config'), 'include_base': str(etc),
                                          'sshd_binary': SSHD},
-        'keepalive.ssh.keepalive_info': {'sshd_config': str(etc / 'sshd_config'), 'include_base': str(etc),
+        'keepalive.ssh.keepalive_info': {'path': str(etc / 'sshd_config'), 'include_base': str(etc),
                                          'sshd_binary': SSHD, 'system_config': str(etc / 'ssh_config')},
     }
     play = [{'name': 'EXAMPLES of %s' % module, 'hosts': 'localhost', 'connection': 'local',

@@ -46,7 +46,7 @@ def fill(mnt, leave=0):
 
 def sshd_args(config, hostkey, **kw):
     return dict(dict(path=str(config), include_base=str(config.parent), client_alive_interval=60,
-                     client_alive_count_max=10, validate_command='%s -t -f %%s -h %s' % (SSHD, hostkey)), **kw)
+                     client_alive_count_max=10, validate='%s -t -f %%s -h %s' % (SSHD, hostkey)), **kw)
 
 
 # -- sshd -t rejects the candidate ------------------------------------------------------------

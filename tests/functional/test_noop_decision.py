@@ -62,7 +62,7 @@ def assert_agree(action_cls, module, args):
 def test_server_decision_matches_the_module(tmp_path, hostkey, name, args):
     config = materialize('sshd', name, tmp_path / name) / 'sshd_config'
     args = dict(args, path=str(config), include_base=str(config.parent),
-                validate_command='%s -t -f %%s -h %s' % (SSHD, hostkey))
+                validate='%s -t -f %%s -h %s' % (SSHD, hostkey))
     assert_agree(ServerAction, 'sshd_keepalive', args)
     applied = run_module('sshd_keepalive', args)
     assert 'failed' not in applied, applied

@@ -13,7 +13,7 @@ PLAY = textwrap.dedent('''
             path: "{{ sshd_config }}"
             client_alive_interval: 60
             client_alive_count_max: 10
-            validate_command: "{{ sshd }} -t -f %s -h {{ hostkey }}"
+            validate: "{{ sshd }} -t -f %s -h {{ hostkey }}"
         - name: Client side
           keepalive.ssh.client_keepalive:
             user: "{{ user }}"

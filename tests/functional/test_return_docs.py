@@ -87,13 +87,13 @@ def client_results(tmp_path, hostkey, users):
 
 def info_results(tmp_path, hostkey, users):
     config = scratch_sshd(tmp_path, hostkey)
-    server = dict(sshd_config=str(config), include_base=str(config.parent), sshd_binary=SSHD)
+    server = dict(path=str(config), include_base=str(config.parent), sshd_binary=SSHD)
     user = [dict(name='kaalice', expect=[dict(pattern='bastion', server_alive_interval=30)])]
     return {
         'server only': run_module('keepalive_info', dict(server, system_config='')),
         'server and users, expectations': run_module('keepalive_info', dict(
             server, system_config='', users=user, expect_server=dict(client_alive_interval=60))),
-        'users only': run_module('keepalive_info', dict(sshd_config='', system_config='', users=user,
+        'users only': run_module('keepalive_info', dict(path="", system_config="", users=user,
                                                         hosts=['prod-1'])),
     }
 

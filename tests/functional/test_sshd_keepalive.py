@@ -15,7 +15,7 @@ SERVER_FIXTURES = ['debian12', 'debian13', 'ubuntu2204', 'ubuntu2404', 'ubuntu24
 
 def args(config, hostkey, **kw):
     base = dict(path=str(config), client_alive_interval=60, client_alive_count_max=10,
-                validate_command='%s -t -f %%s -h %s' % (SSHD, hostkey))
+                validate='%s -t -f %%s -h %s' % (SSHD, hostkey))
     base.update(kw)
     return base
 

@@ -27,7 +27,7 @@ PLAY = textwrap.dedent('''
             include_base: "{{ dir }}/sshd"
             client_alive_interval: 45
             client_alive_count_max: 7
-            validate_command: "{{ sshd }} -t -f %s -h {{ hostkey }}"
+            validate: "{{ sshd }} -t -f %s -h {{ hostkey }}"
           register: server
         - name: Client side
           keepalive.ssh.client_keepalive:
@@ -36,7 +36,7 @@ PLAY = textwrap.dedent('''
           register: client
         - name: Audit both
           keepalive.ssh.keepalive_info:
-            sshd_config: "{{ dir }}/sshd/sshd_config"
+            path: "{{ dir }}/sshd/sshd_config"
             include_base: "{{ dir }}/sshd"
             sshd_binary: "{{ sshd }}"
             system_config: "{{ dir }}/ssh_config"

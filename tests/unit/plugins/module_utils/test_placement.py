@@ -82,7 +82,7 @@ def test_host_star_first_with_a_later_block_that_sets_user(tmp_path):
 +Host swarm-0
 +    ServerAliveInterval 30
 +    ServerAliveCountMax 20
- 
+
 '''
     assert report.notes == ['"Host swarm-0" added before %s:6, which sets ServerAliveInterval first: editing '
                             '"Host swarm-0 swarm-1" (%s:11) instead would change its other names too, for nothing'
@@ -104,7 +104,7 @@ def test_exact_block_after_host_star_keeps_its_place(tmp_path):
 +Host bastion
 +    ServerAliveInterval 30
 +    ServerAliveCountMax 20
- 
+
 '''
     assert 'no block was moved' in report.notes[0]
 
@@ -119,7 +119,7 @@ def test_block_whose_pattern_list_contains_the_pattern_is_extended(tmp_path):
      ForwardAgent yes
 +    ServerAliveInterval 30
 +    ServerAliveCountMax 20
- 
+
 '''
     assert report.notes == ['"Host vinci" is part of "Host vinci vinci.example.org" (%s:1): ServerAliveInterval, '
                             'ServerAliveCountMax applies to vinci.example.org too' % tree.main.path]
@@ -154,7 +154,7 @@ def test_new_block_goes_above_the_comment_paragraph_of_host_star(tmp_path):
 +Host bastion
 +    ServerAliveInterval 30
 +    ServerAliveCountMax 20
- 
+
 '''
     assert ('    ServerAliveCountMax 20\n\n# Basic Settings\n# (keep connections to everything else alive for the VPN)\n'
             'Host *\n') in tree.main.render()
@@ -170,7 +170,7 @@ def test_aligned_columns_are_kept(tmp_path):
      ProxyJump               bastion
 +    ServerAliveInterval     30
 +    ServerAliveCountMax     20
- 
+
 '''
 
 
@@ -210,7 +210,7 @@ def test_cloud_init_dropin_is_edited_where_sshd_reads_it(tmp_path):
 @@ -13,2 +13,3 @@
  #ClientAliveCountMax 3
 +ClientAliveCountMax 10
- 
+
 '''
     assert golden(dropin, dest) == '''\
 --- sshd_config.d/50-cloud-init.conf
@@ -234,7 +234,7 @@ def test_globals_after_match_go_before_the_first_match(tmp_path):
 +ClientAliveInterval 60
  UsePAM yes
 +ClientAliveCountMax 10
- 
+
 '''
     assert report.warnings == ['ClientAliveCountMax at %s:12 is inside "Match User deploy" (everything after a '
                                'Match line belongs to it); if it was meant to be global it has no global effect'

@@ -1,0 +1,167 @@
+"""ansible-core's conventions: validate (a command with %s, shell-split; default; off), one name per meaning
+with the old names as deprecated aliases, and state=absent that says what it found."""
+import os
+import stat
+
+from kalib import SSHD, run_module, ssh_G, sshd_T
+
+CLIENT_HOSTS = [dict(pattern='bastion', server_alive_interval=30), dict(pattern='*', server_alive_interval=60)]
+
+
+def deprecations(result):
+    """The deprecation texts (ansible-core 2.19 returns structured summaries, older cores dicts with msg)."""
+    return [d['event']['msg'] if 'event' in d else d['msg'] for d in result.get('deprecations', [])]
+
+
+def checker(directory, name='check file.sh'):
+    """A validation script in a directory with a space in its name; it logs each argument it got."""
+    os.makedirs(str(directory), exist_ok=True)
+    script = directory / name
+    log = directory / 'args.log'
+    script.write_text('#!/bin/sh\nfor a in "$@"; do echo "$a" >> "%s"; done\ngrep -q ClientAlive "$2" || '
+                      'grep -q ServerAlive "$2"\n' % log)
+    script.chmod(stat.S_IRWXU)
+    return script, log
+
+
+def sshd_config(tmp_path, text='Port 22\n'):
+    path = tmp_path / 'sshd_config'
+    path.write_text(text)
+    return path
+
+
+def test_validate_is_a_shell_split_command_with_percent_s(tmp_path, hostkey):
+    config = sshd_config(tmp_path)
+    script, log = checker(tmp_path / 'dir with space')
+    result = run_module('sshd_keepalive', dict(path=str(config), client_alive_interval=60,
+                                               validate='"%s" --flag="two words" %%s' % script))
+    assert result['changed'] and not deprecations(result), result
+    args = log.read_text().splitlines()
+    assert args[0] == '--flag=two words' and args[1] != str(config) and args[1].endswith('sshd_config')
+    assert sshd_T(config, hostkey)['clientaliveinterval'] == '60'
+
+
+def test_validate_command_that_fails_changes_nothing(tmp_path):
+    config = sshd_config(tmp_path)
+    result = run_module('sshd_keepalive', dict(path=str(config), client_alive_interval=60, validate='false %s'))
+    assert result['failed'] and result['msg'].startswith('validation failed, nothing was changed: false rejected')
+    assert config.read_text() == 'Port 22\n'
+
+
+def test_validate_default_is_sshd_t(tmp_path, hostkey):
+    """Omitted: sshd -t (which refuses this file without a host key it can read: the default really runs)."""
+    config = sshd_config(tmp_path, 'Port 22\nHostKey %s\n' % hostkey)
+    assert run_module('sshd_keepalive', dict(path=str(config), client_alive_interval=60))['changed']
+    broken = sshd_config(tmp_path, 'Port 22\nHostKey /nonexistent/key\n')
+    result = run_module('sshd_keepalive', dict(path=str(broken), client_alive_interval=60))
+    assert result['failed'] and 'sshd rejected the new configuration' in result['msg'], result['msg']
+
+
+def test_validate_false_turns_it_off(tmp_path, hostkey):
+    config = sshd_config(tmp_path)
+    result = run_module('sshd_keepalive', dict(path=str(config), client_alive_interval=60, validate=False,
+                                               sshd_binary='/nonexistent/sshd'))
+    assert result['changed'] and not deprecations(result)
+    assert sshd_T(config, hostkey)['clientaliveinterval'] == '60'
+
+
+def test_validate_without_percent_s_or_unbalanced_quotes_is_refused(tmp_path):
+    config = sshd_config(tmp_path)
+    for value, message in (('/usr/sbin/sshd -t', "validate must contain %s for the file to check, got '/usr/sbin/sshd -t'"),
+                           ('"unclosed %s', 'validate=\'"unclosed %s\' cannot be split like a shell command line')):
+        result = run_module('sshd_keepalive', dict(path=str(config), client_alive_interval=60, validate=value))
+        assert result['failed'] and result['msg'].startswith(message), result['msg']
+    assert config.read_text() == 'Port 22\n'
+
+
+def test_old_validate_forms_still_work_with_deprecations(tmp_path, hostkey):
+    config = sshd_config(tmp_path)
+    script, log = checker(tmp_path / 'old style')
+    result = run_module('sshd_keepalive', dict(path=str(config), client_alive_interval=60,
+                                               validate_command="'%s' x %%s" % script))
+    assert result['changed'] and log.read_text().splitlines()[0] == 'x'  # quoted path: one word now
+    assert deprecations(result) == ["Alias 'validate_command' is deprecated. See the module docs for more information"]
+    result = run_module('sshd_keepalive', dict(path=str(config), client_alive_interval=61,
+                                               validate='%s -t -f %%s -h %s' % (SSHD, hostkey)))
+    assert result['changed'] and not deprecations(result)
+    result = run_module('sshd_keepalive', dict(path=str(config), client_alive_interval=62, validate=True,
+                                               sshd_binary='/nonexistent/sshd'))
+    assert result['failed'] and 'sshd_binary=/nonexistent/sshd is not an executable' in result['msg']
+    assert deprecations(result)[0].startswith('validate=true is deprecated: omit validate')
+
+
+def test_client_validate_command_and_off(tmp_path):
+    script, log = checker(tmp_path / 'a b')
+    config = tmp_path / 'config'
+    result = run_module('client_keepalive', dict(path=str(config), hosts=CLIENT_HOSTS,
+                                                 validate="'%s' -v %%s" % script))
+    assert result['changed'] and log.read_text().splitlines()[0] == '-v'
+    assert ssh_G(config, 'bastion')['serveraliveinterval'] == '30'
+    result = run_module('client_keepalive', dict(path=str(tmp_path / 'other'), hosts=CLIENT_HOSTS, validate=False,
+                                                 ssh_binary='/nonexistent/ssh'))
+    assert result['changed']
+    result = run_module('client_keepalive', dict(path=str(tmp_path / 'third'), hosts=CLIENT_HOSTS, validate='false %s'))
+    assert result['failed'] and result['msg'].startswith('validation failed, nothing was changed')
+    assert not (tmp_path / 'third').exists()
+
+
+def test_sshd_absent_reports_what_it_removed_and_what_was_not_there(tmp_path):
+    config = sshd_config(tmp_path, 'Port 22\nClientAliveInterval 5\nClientAliveCountMax 3\nClientAliveInterval 9\n')
+    args = dict(path=str(config), client_alive_interval=0, client_alive_count_max=0, state='absent', validate=False)
+    result = run_module('sshd_keepalive', args, check=True)
+    assert result['changed'] and config.read_text().count('ClientAlive') == 3  # check mode reports, keeps
+    result = run_module('sshd_keepalive', args)
+    assert result['removed'] == [
+        {'keyword': 'ClientAliveInterval', 'value': '5', 'file': str(config), 'line': 2},
+        {'keyword': 'ClientAliveInterval', 'value': '9', 'file': str(config), 'line': 4},
+        {'keyword': 'ClientAliveCountMax', 'value': '3', 'file': str(config), 'line': 3}]
+    assert 'removed ClientAliveCountMax 3 (%s:3)' % config in result['messages']
+    assert config.read_text() == 'Port 22\n'
+    again = run_module('sshd_keepalive', args)
+    assert again['changed'] is False and again['removed'] == []
+    assert again['messages'] == ['ClientAliveInterval is not set globally: nothing to remove',
+                                 'ClientAliveCountMax is not set globally: nothing to remove']
+    match = run_module('sshd_keepalive', dict(args, match='User alice'))
+    assert match['messages'][0] == 'ClientAliveInterval is not set in Match User alice: nothing to remove'
+
+
+def test_client_absent_reports_what_it_removed_and_what_was_not_there(tmp_path):
+    config = tmp_path / 'config'
+    run_module('client_keepalive', dict(path=str(config), hosts=CLIENT_HOSTS, validate=False))
+    gone = [dict(pattern='bastion'), dict(pattern='never-there')]
+    result = run_module('client_keepalive', dict(path=str(config), hosts=gone, state='absent'))
+    assert result['changed'] and result['removed'] == [
+        {'keyword': 'ServerAliveInterval', 'value': '30', 'file': str(config), 'line': 2}]
+    assert 'Host never-there: no such block, nothing to remove' in result['messages']
+    again = run_module('client_keepalive', dict(path=str(config), hosts=gone, state='absent'))
+    assert again['changed'] is False and again['removed'] == []
+    assert again['messages'] == ['Host bastion: no such block, nothing to remove',
+                                 'Host never-there: no such block, nothing to remove']
+    empty_star = run_module('client_keepalive', dict(path=str(config), state='absent',
+                                                     hosts=[dict(pattern='*', options=dict(ProxyJump='x'))]))
+    assert 'removed ServerAliveInterval 60' in empty_star['messages'][0]
+
+
+def test_old_parameter_names_are_deprecated_aliases(tmp_path, hostkey, users):
+    """path is the file a module manages (or reads) in all three; hosts means Host blocks in all three."""
+    config = sshd_config(tmp_path, 'Port 22\nHostKey %s\nClientAliveInterval 60\n' % hostkey)
+    user_config = tmp_path / 'alice' / '.ssh' / 'config'
+    user_config.parent.parent.mkdir()  # the home-like directory; .ssh is created for the user
+    old = run_module('client_keepalive', dict(users=[dict(name='kaalice', config=str(user_config), hosts=CLIENT_HOSTS)]))
+    assert old['changed'] and old['results'][0]['path'] == str(user_config)
+    assert deprecations(old) == ["Alias 'users[0].config' is deprecated. See the module docs for more information"]
+    new = run_module('client_keepalive', dict(users=[dict(name='kaalice', path=str(user_config), hosts=CLIENT_HOSTS)]))
+    assert new['changed'] is False and not deprecations(new)
+
+    old = run_module('keepalive_info', dict(sshd_config=str(config), users=[dict(name='kaalice', config=str(user_config))],
+                                            hosts=['bastion'], system_config=None))
+    assert sorted(deprecations(old)) == sorted("Alias '%s' is deprecated. See the module docs for more information" % n
+                                               for n in ('sshd_config', 'users[0].config', 'hosts'))
+    new = run_module('keepalive_info', dict(path=str(config), users=[dict(name='kaalice', path=str(user_config))],
+                                            host_names=['bastion'], system_config=None))
+    assert not deprecations(new)
+    for result in (old, new):
+        assert result['sshd']['effective']['clientaliveinterval'] == '60'
+        assert result['clients']['kaalice']['hosts']['bastion']['ServerAliveInterval']['value'] == '30'
+    skipped = run_module('keepalive_info', dict(path=None, host_names=['x']))
+    assert 'sshd' not in skipped and skipped['clients'] == {}
