@@ -10,7 +10,7 @@ import yaml
 
 from docsyaml import (DOC_FILES, MODULES, argument_spec, doc_examples, module_examples, returns, role_variables,
                       tasks_of, unknown_args)
-from kalib import FIXTURES, ROOT, SSHD, materialize, playbook
+from kalib import FIXTURES, ROOT, SSHD, materialize, playbook, sshd_T
 
 EXAMPLES = doc_examples() + [module_examples(m) for m in MODULES]
 # Play-level variables of the collection's playbooks (keepalive_targets, keepalive_serial, ...).
@@ -85,6 +85,9 @@ def option_names(spec):
     return names
 
 
+# Ansible's own task keywords, which a module page may show next to the module's options.
+TASK_KEYWORDS = {'async', 'poll', 'register', 'notify', 'become', 'delegate_to', 'run_once', 'when', 'loop',
+                 'check_mode', 'diff', 'vars', 'failed_when', 'changed_when', 'ignore_errors'}
 # `name: value` / `name=value` spans with one value: a {..}, [..] or "..." value, or one word
 NAMED = re.compile(r'`([a-z][a-z_]*)(?::\s*|=)(?:\{[^`]*\}|\[[^`]*\]|"[^`"]*"|[^`\s]*)`')
 
@@ -93,7 +96,7 @@ NAMED = re.compile(r'`([a-z][a-z_]*)(?::\s*|=)(?:\{[^`]*\}|\[[^`]*\]|"[^`"]*"|[^
 def test_module_page_names_only_real_options_and_returns(module):
     """`name: value` and `name=value` in a module's page are its options (suboptions) or return keys."""
     claimed = set(NAMED.findall(module_page(module)))
-    known = option_names(argument_spec(module)) | return_names(returns(module)) | set(role_variables())
+    known = option_names(argument_spec(module)) | return_names(returns(module)) | set(role_variables()) | TASK_KEYWORDS
     assert claimed - known == set(), 'docs/%s.md names options or return keys %s does not have' % (module, module)
 
 
@@ -131,8 +134,10 @@ def test_role_pages_name_only_role_variables():
 def scratch_host(tmp_path, hostkey):
     """An /etc/ssh-like tree (Debian's stock files) with /etc/ssh paths pointing into it."""
     etc = materialize('sshd', 'debian12', tmp_path / 'etc' / 'ssh')
+    for suffix in ('', '.pub'):  # where the examples expect it: /etc/ssh/ssh_host_ed25519_key
+        shutil.copy(str(hostkey) + suffix, str(etc / 'ssh_host_ed25519_key') + suffix)
     config = etc / 'sshd_config'
-    config.write_text('HostKey %s\n' % hostkey + config.read_text())
+    config.write_text('HostKey %s\n' % (etc / 'ssh_host_ed25519_key') + config.read_text())
     (etc / 'ssh_config.d').mkdir()
     with open(os.path.join(FIXTURES, 'ssh', 'stock-debian', 'config')) as f:
         (etc / 'ssh_config').write_text(f.read().replace('/etc/ssh', str(etc)))
@@ -140,8 +145,8 @@ def scratch_host(tmp_path, hostkey):
 
 
 def localized(text, etc):
-    """The example as it runs here: /etc/ssh is the scratch tree, alice and bob are the test users."""
-    text = text.replace('/etc/ssh', str(etc))
+    """The example as it runs here: /etc/ssh and /srv are in the scratch tree, alice and bob are the test users."""
+    text = text.replace('/etc/ssh', str(etc)).replace('/srv/', str(etc.parent.parent / 'srv') + '/')
     return re.sub(r'\b(alice|bob)\b', lambda m: 'ka' + m.group(1), text)
 
 
@@ -164,6 +169,10 @@ def test_module_examples_run_against_scratch_files(tmp_path, hostkey, users, mod
     for pw in users.values():
         shutil.rmtree(os.path.join(pw.pw_dir, '.ssh'), ignore_errors=True)
     etc = scratch_host(tmp_path, hostkey)
+    for name, pw in users.items():  # homes outside /home, as an example shows: /srv/home/NAME
+        home = tmp_path / 'srv' / 'home' / name
+        home.mkdir(parents=True)
+        os.chown(str(home), pw.pw_uid, pw.pw_gid)
     tasks = yaml.safe_load(localized(module_examples(module).text, etc))
     defaults = {  # what the examples leave to the defaults (/etc/ssh/...) points at the scratch tree
         'keepalive.ssh.sshd_keepalive': {'path': str(etc / 'sshd_config'), 'include_base': str(etc),
@@ -181,9 +190,10 @@ def test_module_examples_run_against_scratch_files(tmp_path, hostkey, users, mod
     assert rc == 0 and recap['localhost']['failed'] == 0, out
     assert recap['localhost']['ok'] >= len(tasks), out
     if module == 'sshd_keepalive':
-        # the examples ran in order: the Match block stays, the last one removed the global values
-        text = (etc / 'sshd_config').read_text()
-        assert 'Match Group contractors' in text and '\nClientAliveInterval' not in text.split('Match')[0], text
+        # the examples ran in order and sshd agrees with the last global value and the Match block
+        assert 'Match Group contractors' in (etc / 'sshd_config').read_text()
+        assert sshd_T(etc / 'sshd_config', hostkey)['clientaliveinterval'] == '60'
+        assert sshd_T(etc / 'sshd_config', hostkey, 'user=root,host=x,addr=127.0.0.1')['clientaliveinterval'] == '60'
     if module == 'client_keepalive':
         with open(os.path.join(users['kaalice'].pw_dir, '.ssh', 'config')) as f:
             assert 'Host bastion' in f.read()

@@ -82,6 +82,8 @@ def client_results(tmp_path, hostkey, users):
         'system_config': run_module('client_keepalive', dict(system_config=str(system), hosts=hosts)),
         'users': run_module('client_keepalive', dict(users=[dict(name='kaalice', hosts=hosts),
                                                             dict(name='kabob', hosts=hosts)])),
+        'absent block': run_module('client_keepalive', dict(user='kaalice', hosts=[
+            dict(pattern='bastion', server_alive_interval=30, state='absent')])),
     }
 
 
@@ -94,7 +96,7 @@ def info_results(tmp_path, hostkey, users):
         'server and users, expectations': run_module('keepalive_info', dict(
             server, system_config='', users=user, expect_server=dict(client_alive_interval=60))),
         'users only': run_module('keepalive_info', dict(path="", system_config="", users=user,
-                                                        hosts=['prod-1'])),
+                                                        host_names=['prod-1'])),
     }
 
 

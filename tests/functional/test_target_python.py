@@ -40,7 +40,7 @@ PLAY = textwrap.dedent('''
             include_base: "{{ dir }}/sshd"
             sshd_binary: "{{ sshd }}"
             system_config: "{{ dir }}/ssh_config"
-            users: [{name: root, config: "{{ dir }}/ssh_config",
+            users: [{name: root, path: "{{ dir }}/ssh_config",
                      expect: [{pattern: "*", server_alive_interval: 30, server_alive_count_max: 4}]}]
             expect_server: {client_alive_interval: 45, client_alive_count_max: 7}
           register: info
