@@ -14,12 +14,18 @@ $(VENV)/.installed: requirements.txt
 	  [ -x /usr/sbin/nft ] && [ -x /usr/sbin/conntrack ] && command -v sudo >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client \
 	    iproute2 nftables conntrack sudo >/dev/null; }
-	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	@# an existing venv (a worktree's .venv may link to a shared one) is only topped up: a pinned
+	@# requirement already installed needs no index, so this also works without network
+	[ -x $(PY) ] || { python3 -m venv $(VENV) && $(PY) -m pip install -q --upgrade pip; }
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
-deps: $(VENV)/.installed .venv-matrix/.installed collection
+# containers.podman (molecule's podman driver) from the pinned `ansible` wheel: Galaxy is unreachable.
+$(VENV)/.containers-podman: $(VENV)/.installed requirements-podman.txt
+	$(PY) tools/podman_collection.py
+	touch $@
+
+deps: $(VENV)/.installed $(VENV)/.containers-podman .venv-matrix/.installed collection
 
 # One venv per ansible-core version of the support matrix (tests/matrix/versions.txt, pyenv Pythons).
 .venv-matrix/.installed: tests/matrix/versions.txt requirements.txt tests/matrix.sh
@@ -30,8 +36,9 @@ deps: $(VENV)/.installed .venv-matrix/.installed collection
 collection:
 	@mkdir -p $(dir $(COLL)) && ln -sfn $(CURDIR) $(COLL)
 
+# make demo DEMO_ARGS=--idle-proof adds the idle-session proof on a simulated idle-killing path.
 demo: deps
-	$(PY) tools/demo.py
+	$(PY) tools/demo.py $(DEMO_ARGS)
 
 test: deps
 	bash tests/run-all.sh

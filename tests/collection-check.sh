@@ -17,11 +17,12 @@ tarball=$(ls "$out"/keepalive-ssh-*.tar.gz)
 
 # What users get: LICENSE and the runtime parts; never tests, tooling, dotfiles or build debris.
 tar -tzf "$tarball" | sed 's|^\./||' > "$out/contents"
-for required in LICENSE README.md MANIFEST.json FILES.json meta/runtime.yml \
+for required in LICENSE README.md MANIFEST.json FILES.json meta/runtime.yml meta/execution-environment.yml \
+    meta/ee-requirements.txt bindep.txt \
     plugins/modules/sshd_keepalive.py roles/sshd/tasks/main.yml playbooks/site.yml; do
   grep -qx "$required" "$out/contents" || { echo "tarball lacks $required"; exit 1; }
 done
-dev_only='^(tests|bench|tools|molecule|extensions|demo-out|keepalive-report|changelogs/fragments)(/|$)|^(Makefile|requirements\.txt|tox\.ini)$|(^|/)\.[^/]+|(^|/)__pycache__(/|$)|\.tar\.gz$'
+dev_only='^(tests|bench|tools|molecule|extensions|demo-out|keepalive-report|ee|context|changelogs/fragments)(/|$)|^(Makefile|requirements(-podman)?\.txt|tox\.ini|execution-environment\.yml)$|(^|/)\.[^/]+|(^|/)__pycache__(/|$)|\.tar\.gz$'
 if grep -E "$dev_only" "$out/contents"; then
   echo "tarball $(basename "$tarball") contains the dev-only files above"; exit 1
 fi

@@ -9,7 +9,11 @@
 5. roll out once more: nothing changes (changed=0);
 6. stop every sshd it started — also on Ctrl-C — and print where the reports are.
 
-    python tools/demo.py [--size 12] [--forks 20] [--out demo-out] [--root /tmp/keepalive-demo-fleet] [--login-user kaadmin|root]
+7. with --idle-proof: measure a simulated path that forgets idle connections (keepalive.ssh.idle_probe)
+   and show, one line per case, that the roles' keepalives keep an idle session alive on it.
+
+    python tools/demo.py [--size 12] [--forks 20] [--out demo-out] [--root /tmp/keepalive-demo-fleet] [--idle-proof]
+                         [--login-user kaadmin|root]
 """
 
 import argparse
@@ -25,6 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import fleet as fleet_module  # noqa: E402  pylint: disable=wrong-import-position
 from fleet import Fleet, ansible_env, ensure_collection_link  # noqa: E402  pylint: disable=wrong-import-position
+import idle_proof  # noqa: E402  pylint: disable=wrong-import-position
 
 RECAP = re.compile(r'^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)')
 
@@ -106,6 +111,8 @@ def main(argv=None):
     parser.add_argument('--login-user', default=fleet_module.ADMIN,
                         help='SSH login of Ansible (default %s: non-root with passwordless sudo; the playbooks '
                              'become root)' % fleet_module.ADMIN)
+    parser.add_argument('--idle-proof', action='store_true',
+                        help='then measure a simulated idle-killing path and prove keepalives on it (tools/idle_proof.py)')
     args = parser.parse_args(argv)
     ensure_collection_link()
     env = ansible_env(ANSIBLE_FORKS=str(args.forks))
@@ -166,6 +173,9 @@ def main(argv=None):
              summary['second_rollout_changed'], summary['seconds']))
     print('reports: %s/before/keepalive-report.{json,csv}, %s/after/keepalive-report.{json,csv}, %s/summary.json'
           % (args.out, args.out, args.out))
+    if args.idle_proof:
+        print(flush=True)
+        ok = idle_proof.run(5, args.root + '-idle-proof') and ok
     return 0 if ok else 1
 
 

@@ -11,7 +11,7 @@ import csv
 import io
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import derive_interval
+from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import SERVER_PERIODS, derive_interval
 
 SERVER_COLUMNS = ('clientaliveinterval', 'clientalivecountmax')
 
@@ -43,7 +43,8 @@ def server_target(profiles, profile, interval=None, count_max=None, nat_idle_tim
                                  'keepalive_sshd_profiles' % (profile, ', '.join(profiles)))
     chosen = profiles[profile]
     if interval is None:
-        interval = derive_interval(int(nat_idle_timeout)) if nat_idle_timeout else chosen['client_alive_interval']
+        interval = (derive_interval(int(nat_idle_timeout), SERVER_PERIODS) if nat_idle_timeout
+                    else chosen['client_alive_interval'])
     return {'client_alive_interval': interval,
             'client_alive_count_max': chosen['client_alive_count_max'] if count_max is None else count_max}
 

@@ -27,7 +27,7 @@ import subprocess
 import time
 import uuid
 
-from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import derive_interval
+from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import SERVER_PERIODS, derive_interval
 
 # Options the probe sets itself: a user's value would falsify the measurement or hang the probe.
 MANAGED_OPTIONS = ('batchmode', 'controlmaster', 'controlpath', 'controlpersist', 'serveraliveinterval',
@@ -85,7 +85,8 @@ def recommended(lower):
     if lower < 2:
         return None
     return {'nat_idle_timeout': lower, 'server_alive_interval': derive_interval(lower),
-            'server_alive_count_max': RECOMMENDED_COUNT_MAX}
+            'server_alive_count_max': RECOMMENDED_COUNT_MAX,
+            'client_alive_interval': derive_interval(lower, SERVER_PERIODS)}
 
 
 # -- ssh -------------------------------------------------------------------------------------

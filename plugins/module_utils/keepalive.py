@@ -119,9 +119,18 @@ def semantic_warnings(interval, count_max, side):
     return out
 
 
-def derive_interval(nat_idle_timeout):
-    """An interval safely below a known idle timeout: 20 % margin (300 s → 240 s, the firewall-5min profile)."""
-    return max(nat_idle_timeout - max(nat_idle_timeout // 5, 1), 1)
+# sshd (OpenSSH 9.2p1, Debian 12, measured through a conntrack firewall) sends its keepalive only when
+# its whole-second clock shows *more* than ClientAliveInterval since it last heard from the client, and
+# checks that when its wait of exactly ClientAliveInterval ends: a keepalive every 2 x ClientAliveInterval
+# (1 → 2 s, 4 → 8 s). The client's ServerAliveInterval is kept as set.
+SERVER_PERIODS = 2
+CLIENT_PERIODS = 1
+
+
+def derive_interval(nat_idle_timeout, periods=CLIENT_PERIODS):
+    """An interval whose keepalives come safely below a known idle timeout: 20 % margin (300 s → 240 s,
+    the firewall-5min profile), divided by the intervals between two keepalives (sshd: 300 s → 120 s)."""
+    return max((nat_idle_timeout - max(nat_idle_timeout // 5, 1)) // periods, 1)
 
 
 def timing_names(interval_param, prefix=''):
@@ -131,26 +140,30 @@ def timing_names(interval_param, prefix=''):
             'nat': prefix + 'nat_idle_timeout', 'dead': prefix + 'dead_peer_timeout'}
 
 
-def resolve_timing(names, interval, count_max, nat_idle_timeout=None, dead_peer_timeout=None):
+def resolve_timing(names, interval, count_max, nat_idle_timeout=None, dead_peer_timeout=None,
+                   periods=CLIENT_PERIODS):
     """The interval to use, derived from or checked against declared timeouts.
 
-    ``names`` (see timing_names) are the parameter names errors quote.
+    ``names`` (see timing_names) are the parameter names errors quote; ``periods`` is how many intervals
+    pass between two keepalives (SERVER_PERIODS for sshd).
     Raises InputError when the values contradict the declared timeouts.
     """
     nat = check_int(names['nat'], nat_idle_timeout, minimum=2)
     dead = check_int(names['dead'], dead_peer_timeout, minimum=1)
     if interval is None and nat is not None:
-        interval = derive_interval(nat)
-    if nat is not None and interval and interval >= nat:
-        raise InputError('%s=%d is not below %s=%d: the path drops an idle connection before the first '
-                         'keepalive; use at most %d, or omit the interval to derive it'
-                         % (names['interval'], interval, names['nat'], nat, derive_interval(nat)))
+        interval = derive_interval(nat, periods)
+    every = '' if periods == 1 else '%d × ' % periods
+    if nat is not None and interval and interval * periods >= nat:
+        why = '' if periods == 1 else ' (sshd sends a keepalive every %d × ClientAliveInterval)' % periods
+        raise InputError('%s%s=%d is not below %s=%d: the path drops an idle connection before the first '
+                         'keepalive%s; use at most %d, or omit the interval to derive it'
+                         % (every, names['interval'], interval, names['nat'], nat, why, derive_interval(nat, periods)))
     if dead is not None and interval:
         count = 3 if count_max is None else count_max  # OpenSSH's default
-        if count and interval * count > dead:
-            raise InputError('%s × %s = %d × %d = %d s exceeds %s=%d s: a dead peer would be noticed too late; '
-                             'lower one of them' % (names['interval'], names['count'], interval, count,
-                                                    interval * count, names['dead'], dead))
+        if count and periods * interval * count > dead:
+            raise InputError('%s%s × %s = %s%d × %d = %d s exceeds %s=%d s: a dead peer would be noticed too late; '
+                             'lower one of them' % (every, names['interval'], names['count'], every, interval, count,
+                                                    periods * interval * count, names['dead'], dead))
     return interval
 
 
@@ -716,3 +729,91 @@ def system_target(system_config, drop_in='50-keepalive.conf'):
             if any(fnmatch.fnmatchcase(candidate, tree.resolve(arg)) for arg in line.args):
                 return candidate
     return system_config
+
+
+# -- no collateral change: what to ask OpenSSH before and after an edit ---------------------
+
+GENERIC_HOSTS = ('localhost', 'example.org', 'keepalive-probe.invalid')
+MAX_PROBES = 200  # bounds the cost of the check on huge files (two tool runs per probe)
+
+
+def _literal(pattern):
+    """A name a pattern matches: itself when it has no wildcard, else with each wildcard as 'x'."""
+    return pattern.lstrip('!').replace('*', 'x').replace('?', 'x')
+
+
+def client_probe_hosts(tree):
+    """Host names ssh -G is asked about: every name in every Host/Match host pattern of the tree
+    (wildcards instantiated, negations included: they must keep their values too), then generic ones."""
+    names = []
+    for doc, i, _ctx in tree.walk():
+        line = doc.lines[i]
+        if line.key == 'host':
+            names.extend(_literal(p) for p in line.args)
+        elif line.key == 'match':
+            args = line.args
+            for n, arg in enumerate(args[:-1]):
+                if arg.lower().lstrip('!') in ('host', 'originalhost'):
+                    names.extend(_literal(p) for p in args[n + 1].split(','))
+    out = []
+    for name in names + list(GENERIC_HOSTS):
+        if name and name.lower() not in (o.lower() for o in out):
+            out.append(name)
+    return out[:MAX_PROBES]
+
+
+_CONNECTION = (('user', 'user'), ('host', 'host'), ('address', 'addr'), ('localaddress', 'laddr'),
+               ('localport', 'lport'), ('rdomain', 'rdomain'))
+DEFAULT_CONNECTION = 'user=root,host=localhost,addr=127.0.0.1,laddr=127.0.0.1,lport=22'
+
+
+def _connection_value(criterion, patterns):
+    value = next((p for p in patterns.split(',') if not p.startswith('!')), None)
+    if value is None:
+        return None
+    if criterion in ('address', 'localaddress'):
+        value = value.split('/')[0].replace('*', '1').replace('?', '1')
+    elif criterion == 'localport':
+        value = value if value.isdigit() else None
+    else:
+        value = _literal(value)
+    return value if value and ',' not in value and '=' not in value else None
+
+
+def server_probe_connections(tree):
+    """Connection specs for 'sshd -T -C': a default one, then one per Match block that selects it
+    (criteria sshd -T cannot be given, such as Group, are left to the default)."""
+    specs = [DEFAULT_CONNECTION]
+    for doc, i, _ctx in tree.walk():
+        line = doc.lines[i]
+        if line.key != 'match':
+            continue
+        given = dict(kv.split('=', 1) for kv in DEFAULT_CONNECTION.split(','))
+        args = line.args
+        for n, arg in enumerate(args[:-1]):
+            for criterion, key in _CONNECTION:
+                if arg.lower() == criterion:
+                    value = _connection_value(criterion, args[n + 1])
+                    if value is not None:
+                        given[key] = value
+        spec = ','.join('%s=%s' % kv for kv in given.items())
+        if spec not in specs:
+            specs.append(spec)
+    return specs[:MAX_PROBES]
+
+
+def tool_settings(output):
+    """'ssh -G' / 'sshd -T' output → {keyword: [values in order]} (some keywords repeat)."""
+    result = {}
+    for line in output.splitlines():
+        key, _sep, value = line.partition(' ')
+        if key:
+            result.setdefault(key.lower(), []).append(value)
+    return result
+
+
+def collateral_changes(before, after, managed):
+    """Keywords other than ``managed`` whose effective values differ between two tool outputs."""
+    skip = set(k.lower() for k in managed)
+    old, new = tool_settings(before), tool_settings(after)
+    return sorted(k for k in set(old) | set(new) if k not in skip and old.get(k) != new.get(k))

@@ -30,6 +30,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     check_patterns,
     check_text,
     client_effective,
+    SERVER_PERIODS,
     resolve_timing,
     semantic_warnings,
     server_effective,
@@ -76,7 +77,9 @@ def validation(params):
 
 
 def command_for(argv, staged):
-    return [word.replace('%s', staged) for word in argv]
+    """The validation argv for a staged file: ~ and $VARS expanded in each word, as AnsibleModule.run_command
+    does for a command string (ansible-core's validate), then %s replaced by the staged path."""
+    return [os.path.expanduser(os.path.expandvars(word)).replace('%s', staged) for word in argv]
 
 
 # -- sshd_keepalive ------------------------------------------------------------------------
@@ -108,7 +111,7 @@ def server_settings(params):
     count = check_int('client_alive_count_max', params['client_alive_count_max'])
     interval = resolve_timing(timing_names('client_alive_interval'),
                               check_int('client_alive_interval', params['client_alive_interval']), count,
-                              params['nat_idle_timeout'], params['dead_peer_timeout'])
+                              params['nat_idle_timeout'], params['dead_peer_timeout'], SERVER_PERIODS)
     tcp = params['tcp_keepalive']
     settings = {
         'ClientAliveInterval': interval,

@@ -218,6 +218,10 @@ class Document:
     def render(self):
         return ''.join(line.render() for line in self.lines)
 
+    def loaded_lines(self):
+        """The lines as read, before any edit (parsed again: edits change Line objects in place)."""
+        return parse_lines(self.original)
+
     def original_line(self, line):
         """1-based number of ``line`` in the file as it was read, or None for a line an edit added."""
         if self._line_numbers is None:

@@ -140,11 +140,16 @@ options:
     description:
       - How the candidate file is checked before it replaces the file.
       - Omitted (the default) runs C(ssh -G -F %s PATTERN) with O(ssh_binary) for every managed pattern,
-        which also warns when ssh would still use another value than the one requested.
+        which also warns when ssh would still use another value than the one requested. It also compares
+        C(ssh -G) before and after the change for every name in the file's C(Host)/C(Match) patterns and a
+        few generic names; the run fails, changing nothing, if any keyword other than the managed ones
+        would change. When the candidate is rejected, the original is checked too, so the message says
+        whether it was rejected before any change, with line numbers of the real file.
       - A command containing C(%s), as the O(ansible.builtin.template#module:validate) option of
         ansible-core's C(template) and C(lineinfile) modules. It is split into words like a
-        shell command line (quotes work; no shell runs it) and C(%s) in any word is replaced by the staged
-        copy of the file. The file is accepted when the command exits 0.
+        shell command line (quotes work; no shell runs it), C(~) and C($VAR) in a word are expanded as
+        ansible-core does, and C(%s) in any word is replaced by the staged copy of the file. The file is
+        accepted when the command exits 0.
       - V(false) turns validation off. V(true) is deprecated (omit the option instead).
     type: raw
   ssh_binary:
@@ -310,7 +315,11 @@ import os
 # first: a clear failure on a too-old target Python instead of a SyntaxError from the engine
 from ansible_collections.keepalive.ssh.plugins.module_utils import target_python  # noqa: F401  pylint: disable=unused-import
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import CLIENT_KEYWORDS, InputError
+from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
+    CLIENT_KEYWORDS,
+    InputError,
+    client_probe_hosts,
+)
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     CLIENT_SPEC,
     DEFAULT_VALIDATION,
@@ -344,6 +353,17 @@ def ssh_g(ssh, specs):
     """Validators: one 'ssh -G -F' per managed pattern, which also tells the values ssh will use."""
     probes = [s.probe for s in specs if s.state == 'present'] or ['localhost']
     return lambda staged: [[ssh, '-G', '-F', staged, probe] for probe in probes]
+
+
+def collateral_probes(ssh, tree):
+    """'ssh -G' for every name the file's Host/Match lines mention and a few generic ones, before and after."""
+    return [('host %s' % name, lambda staged, name=name: [ssh, '-G', '-F', staged, name])
+            for name in client_probe_hosts(tree)]
+
+
+def managed_keywords(specs):
+    """ServerAlive* (state=absent removes them even when no value is given) and every host's options."""
+    return set(k.lower() for k in CLIENT_KEYWORDS) | set(k.lower() for spec in specs for k in spec.settings)
 
 
 def disagreements(specs, outputs):
@@ -424,11 +444,12 @@ def edit(module, job, directory, path, name, specs, uid, gid, mode, default_mode
     plan = ClientPlan(job, specs, path, file_mode(st), mode, default_mode, loader=load)
     if command == DEFAULT_VALIDATION and plan.changed:
         ssh = find_binary(module, module.params['ssh_binary'], 'ssh_binary', 'openssh-client')
-        outputs = validate_tree(module, plan.tree, ssh_g(ssh, specs))
+        outputs = validate_tree(module, plan.tree, ssh_g(ssh, specs), probes=collateral_probes(ssh, plan.tree),
+                                managed_keywords=managed_keywords(specs), managed_files=[path])
         for warning in disagreements(specs, outputs):
             plan.report.warn(warning)
     elif command is not None and plan.changed:
-        validate_tree(module, plan.tree, custom(command))
+        validate_tree(module, plan.tree, custom(command), managed_files=[path])
     result = plan.result()
     main = plan.tree.main
     if plan.changed and not module.check_mode:

@@ -79,17 +79,12 @@ options:
     description: Seconds a session may take to connect and log in (also C(ssh -o ConnectTimeout)).
     type: int
     default: 30
-attributes:
-  check_mode:
-    description: Changes nothing anywhere, so it measures the same in check mode.
-    support: full
-  diff_mode:
-    description: Returns no diff.
-    support: none
-  async:
-    description: A long probe (up to O(max_idle) plus bisection rounds) can run with C(async) and C(poll); an async timeout kills every ssh.
-    support: full
+extends_documentation_fragment:
+  - keepalive.ssh.attributes
+  - keepalive.ssh.attributes.info
 notes:
+  - A long probe (up to O(max_idle) plus bisection rounds) runs with C(async) and C(poll); an async timeout kills
+    every ssh of the probe.
   - "Cost: every round opens up to O(max_sessions) SSH logins at the same time; the ladder lasts until the
     shortest deadly silence plus O(reply_timeout) (or O(max_idle) when nothing dies), each bisection round about
     as long as its upper bound. With the defaults and a path that forgets after 300 s, expect 3 rounds and about
@@ -174,11 +169,12 @@ server_keepalive:
       type: str
 recommended:
   description:
-    - Client keepalive settings for this path, derived from C(idle_timeout.lower) with the same 20 % margin the
-      modules apply to O(keepalive.ssh.client_keepalive#module:nat_idle_timeout). Null without a lower bound of at least 2 s.
+    - Keepalive settings for this path, derived from C(idle_timeout.lower) exactly as the modules derive them from
+      O(keepalive.ssh.client_keepalive#module:nat_idle_timeout) and O(keepalive.ssh.sshd_keepalive#module:nat_idle_timeout).
+      Null without a lower bound of at least 2 s.
   returned: always
   type: dict
-  sample: {nat_idle_timeout: 290, server_alive_interval: 232, server_alive_count_max: 3}
+  sample: {nat_idle_timeout: 290, server_alive_interval: 232, server_alive_count_max: 3, client_alive_interval: 116}
   contains:
     nat_idle_timeout:
       description: The lower bound, for the roles' C(nat_idle_timeout) variables.
@@ -188,6 +184,11 @@ recommended:
       type: int
     server_alive_count_max:
       description: C(ServerAliveCountMax), OpenSSH's default.
+      type: int
+    client_alive_interval:
+      description:
+        - The server side's C(ClientAliveInterval) for this path, what M(keepalive.ssh.sshd_keepalive) derives from
+          the same timeout - half of C(server_alive_interval), because sshd sends its keepalive every 2 x C(ClientAliveInterval).
       type: int
 drop:
   description:

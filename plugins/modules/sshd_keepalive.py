@@ -56,8 +56,9 @@ options:
   nat_idle_timeout:
     description:
       - Idle timeout in seconds of the shortest NAT or firewall on the path, if known.
-      - When O(client_alive_interval) is omitted it is derived from this with a 20% margin
-        (300 gives 240). An explicit interval that is not below it is an error.
+      - When O(client_alive_interval) is omitted it is derived from this with a 20% margin, halved because
+        sshd (OpenSSH 9.2) sends its keepalive only every 2 x C(ClientAliveInterval) (300 gives 120).
+        An explicit interval whose 2 x is not below it is an error.
     type: int
   dead_peer_timeout:
     description:
@@ -92,9 +93,15 @@ options:
       - Omitted (the default) runs C(sshd -t -f %s) with O(sshd_binary).
       - A command containing C(%s), as the O(ansible.builtin.template#module:validate) option of
         ansible-core's C(template) and C(lineinfile) modules. It is split into words like a
-        shell command line (quotes work; no shell runs it, so no pipes or variables) and C(%s) in any word
-        is replaced by the staged copy of O(path). The file is accepted when the command exits 0.
+        shell command line (quotes work; no shell runs it, so no pipes), C(~) and C($VAR) in a word are
+        expanded as ansible-core does, and C(%s) in any word is replaced by the staged copy of O(path).
+        The file is accepted when the command exits 0.
         For example C(/usr/sbin/sshd -t -f %s -h /etc/ssh/ssh_host_ed25519_key).
+      - The default check, and a command with C(-t), also compare the effective settings before and after
+        the change (C(sshd -T), that command with C(-t) turned into C(-T)), for a default connection and
+        one per C(Match) block; the run fails, changing nothing, if any keyword other than the managed
+        ones would change. When the tree is rejected, the original is checked too, so the message says
+        whether it was rejected before any change.
       - V(false) turns validation off, for example to prepare a file for an image on a host without sshd.
         V(true) is deprecated (omit the option instead).
       - O(validate_command) is the deprecated old name of this option (until 2.0.0); its value used to be
@@ -127,7 +134,7 @@ EXAMPLES = r'''
     backup: true
   notify: Reload sshd
 
-- name: Behind a firewall that drops idle connections after 5 minutes (interval derived as 240)
+- name: Behind a firewall that drops idle connections after 5 minutes (interval derived as 120)
   keepalive.ssh.sshd_keepalive:
     nat_idle_timeout: 300
     client_alive_count_max: 3
@@ -215,7 +222,7 @@ import tempfile
 # first: a clear failure on a too-old target Python instead of a SyntaxError from the engine
 from ansible_collections.keepalive.ssh.plugins.module_utils import target_python  # noqa: F401  pylint: disable=unused-import
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import InputError
+from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import InputError, server_probe_connections
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     DEFAULT_VALIDATION,
     SERVER_SPEC,
@@ -240,6 +247,23 @@ def validators(command, sshd):
     if command == DEFAULT_VALIDATION:
         return lambda staged: [[sshd, '-t', '-f', staged]]
     return lambda staged: [command_for(command, staged)]
+
+
+def collateral_probes(command, sshd, tree):
+    """'sshd -T' for a default connection and one per Match block, before and after the edit.
+
+    A validate command is used with -t turned into -T (it names the binary and
+    host keys that work here); without -t there is no way to ask it for the
+    effective settings, and the comparison is left out.
+    """
+    if command == DEFAULT_VALIDATION:
+        base = [sshd, '-T', '-f', '%s']
+    elif '-t' in command:
+        base = ['-T' if word == '-t' else word for word in command]
+    else:
+        return []
+    return [('connection %s' % spec, lambda staged, spec=spec: command_for(base, staged) + ['-C', spec])
+            for spec in server_probe_connections(tree)]
 
 
 def write_temp(doc):
@@ -320,7 +344,8 @@ def run_module():
             sshd = None
             if command == DEFAULT_VALIDATION:
                 sshd = find_binary(module, p['sshd_binary'], 'sshd_binary', 'openssh-server')
-            validate_tree(module, tree, validators(command, sshd))
+            validate_tree(module, tree, validators(command, sshd), probes=collateral_probes(command, sshd, tree),
+                          managed_keywords=[k for k, v in settings.items() if v is not None])
         backups = {}
         if changed_docs and not module.check_mode:
             backups = replace_files(module, changed_docs, p['backup'])

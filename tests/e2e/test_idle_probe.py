@@ -18,7 +18,7 @@ from conntrack import IdleFirewall, Session
 from fleet import Fleet
 from kalib import playbook, run_module, sshd_T, start_module
 
-from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import derive_interval
+from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import SERVER_PERIODS, derive_interval
 
 PORT = 2622
 CLIENT_PLAY = '''
@@ -85,7 +85,8 @@ def test_bounds_contain_the_firewall_timeout(tmp_path, timeout, action):
         assert result['no_timeout_below'] is None and result['server_keepalive'] is None
         assert result['drop'] == ('silent' if action == 'drop' else 'reset'), result
         assert result['recommended'] == {'nat_idle_timeout': bounds['lower'], 'server_alive_count_max': 3,
-                                         'server_alive_interval': derive_interval(bounds['lower'])}
+                                         'server_alive_interval': derive_interval(bounds['lower']),
+                                         'client_alive_interval': derive_interval(bounds['lower'], SERVER_PERIODS)}
         outcomes = {s['outcome'] for s in result['sessions']}
         assert outcomes <= {'alive', 'dead', 'cancelled'} and {'alive', 'dead'} <= outcomes, result
         assert result['changed'] is False and result['elapsed'] < result['time_limit']
@@ -121,7 +122,8 @@ def client_role_survives(tmp_path, fw, fleet, measured):
 
 
 def sshd_role_accepts(tmp_path, fw, fleet, measured):
-    """The sshd role takes the measured value from a template too, and derives ClientAliveInterval from it."""
+    """The sshd role takes the measured value from a template too, derives ClientAliveInterval from it, and that
+    alone (the client sending no keepalive) keeps an idle session alive through the firewall for 3 x T."""
     (tmp_path / 'server.yml').write_text(SERVER_PLAY)
     with fw.relaxed():
         rc, out, _recap = playbook(tmp_path / 'server.yml', '-i', fleet.inventory, '-e', json.dumps({
@@ -130,7 +132,16 @@ def sshd_role_accepts(tmp_path, fw, fleet, measured):
         fleet.reset_connections()
     assert rc == 0, out
     host = fleet.hosts[0]
-    assert sshd_T(host.config, host.hostkey)['clientaliveinterval'] == str(derive_interval(measured))
+    assert sshd_T(host.config, host.hostkey)['clientaliveinterval'] == str(derive_interval(measured, SERVER_PERIODS))
+    session = Session(['ssh', '-F', str(tmp_path / 'home' / '.ssh' / 'config'), '-T', '-v',
+                       '-o', 'ServerAliveInterval=0', 'probed'])
+    port = session.local_port()
+    fw.watch(port)
+    time.sleep(3 * fw.timeout)
+    assert fw.entry(port, host.port)['state'] == 'ESTABLISHED'
+    assert session.echo(5)
+    assert fw.invalid_packets(port) == 0
+    assert 'client_input_channel_req: channel 0 rtype keepalive@openssh.com reply 1' in session.close()
 
 
 def test_no_firewall_no_timeout_below_in_check_mode(tmp_path):
@@ -196,3 +207,50 @@ def test_no_ssh_outlives_the_probe(tmp_path, sig):
             time.sleep(0.1)
         assert ssh_clients(fw) == []
         assert os.path.exists(fleet.hosts[0].pidfile)
+
+
+ASYNC_PLAY = '''
+- name: The probe in the background of a play
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Probe, polled
+      keepalive.ssh.idle_probe: "{{ probe_args | combine({'max_idle': 3, 'max_sessions': 2}) }}"
+      async: 120
+      poll: 1
+      register: done
+
+    - name: Probe that outlives its async time
+      keepalive.ssh.idle_probe: "{{ probe_args | combine({'max_idle': 60, 'max_sessions': 3}) }}"
+      async: 6
+      poll: 1
+      register: late
+      ignore_errors: true
+
+    - name: Results for the test
+      ansible.builtin.copy:
+        content: "{{ {'done': done, 'late': late} | to_json }}"
+        dest: "{{ out }}"
+        mode: "0600"
+'''
+
+
+def test_async_probe_and_async_timeout(tmp_path):
+    """With async and poll the probe reports as usual; an async timeout leaves no ssh behind."""
+    with IdleFirewall(None) as fw:
+        fleet = start_fleet(tmp_path)
+        (tmp_path / 'async.yml').write_text(ASYNC_PLAY)
+        out = tmp_path / 'results.json'
+        # async_wrapper and async_status must agree on the job directory whatever HOME says
+        rc, output, _recap = playbook(tmp_path / 'async.yml', '-e', json.dumps({
+            'probe_args': probe_args(fleet), 'out': str(out)}), ANSIBLE_ASYNC_DIR=str(tmp_path / 'async'))
+        assert rc == 0, output
+        results = json.loads(out.read_text())
+        assert results['done']['no_timeout_below'] == 3 and results['done']['ansible_job_id']
+        assert results['late']['failed'] and 'async task did not complete within the requested time' \
+            in results['late']['msg'], results['late']
+        deadline = time.monotonic() + 10
+        while ssh_clients(fw) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert ssh_clients(fw) == []

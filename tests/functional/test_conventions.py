@@ -30,21 +30,23 @@ def sshd_config(tmp_path, text='Port 22\n'):
     return path
 
 
-def test_validate_is_a_shell_split_command_with_percent_s(tmp_path, hostkey):
+def test_validate_is_a_shell_split_command_with_percent_s(tmp_path, hostkey, monkeypatch):
     config = sshd_config(tmp_path)
     script, log = checker(tmp_path / 'dir with space')
+    monkeypatch.setenv('KEEPALIVE_TEST_WORD', 'expanded')  # the module inherits it, as on a host
     result = run_module('sshd_keepalive', dict(path=str(config), client_alive_interval=60,
-                                               validate='"%s" --flag="two words" %%s' % script))
+                                               validate='"%s" --flag="two words $KEEPALIVE_TEST_WORD" %%s' % script))
     assert result['changed'] and not deprecations(result), result
     args = log.read_text().splitlines()
-    assert args[0] == '--flag=two words' and args[1] != str(config) and args[1].endswith('sshd_config')
+    assert args[0] == '--flag=two words expanded' and args[1] != str(config) and args[1].endswith('sshd_config')
     assert sshd_T(config, hostkey)['clientaliveinterval'] == '60'
 
 
 def test_validate_command_that_fails_changes_nothing(tmp_path):
     config = sshd_config(tmp_path)
     result = run_module('sshd_keepalive', dict(path=str(config), client_alive_interval=60, validate='false %s'))
-    assert result['failed'] and result['msg'].startswith('validation failed, nothing was changed: false rejected')
+    assert result['failed'] and result['msg'] == ('validation failed, nothing was changed: false already rejected the '
+                                                  'configuration before any change: exit status 1, no output')
     assert config.read_text() == 'Port 22\n'
 
 
@@ -54,7 +56,9 @@ def test_validate_default_is_sshd_t(tmp_path, hostkey):
     assert run_module('sshd_keepalive', dict(path=str(config), client_alive_interval=60))['changed']
     broken = sshd_config(tmp_path, 'Port 22\nHostKey /nonexistent/key\n')
     result = run_module('sshd_keepalive', dict(path=str(broken), client_alive_interval=60))
-    assert result['failed'] and 'sshd rejected the new configuration' in result['msg'], result['msg']
+    assert result['failed'] and result['msg'] == ('validation failed, nothing was changed: sshd already rejected the '
+                                                  'configuration before any change: Unable to load host key: '
+                                                  '/nonexistent/key'), result['msg']
 
 
 def test_validate_false_turns_it_off(tmp_path, hostkey):

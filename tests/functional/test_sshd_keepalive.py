@@ -153,18 +153,19 @@ def test_semantic_warnings_are_returned(sshd_tree, hostkey):
 def test_interval_derived_from_nat_idle_timeout(sshd_tree, hostkey):
     config = sshd_tree('debian12')
     result = run_module('sshd_keepalive', dict(args(config, hostkey, nat_idle_timeout=300), client_alive_interval=None))
-    assert result['effective']['ClientAliveInterval']['value'] == '240'
-    assert sshd_T(config, hostkey)['clientaliveinterval'] == '240'
+    # sshd sends a keepalive every 2 x ClientAliveInterval: 300 - 20 %, halved
+    assert result['effective']['ClientAliveInterval']['value'] == '120'
+    assert sshd_T(config, hostkey)['clientaliveinterval'] == '120'
 
 
 @pytest.mark.parametrize('extra,message', [
-    (dict(client_alive_interval=300, nat_idle_timeout=300),
-     'client_alive_interval=300 is not below nat_idle_timeout=300: the path drops an idle connection before the '
-     'first keepalive; use at most 240'),
-    (dict(client_alive_interval=60, client_alive_count_max=10, dead_peer_timeout=300),
-     'client_alive_interval × client_alive_count_max = 60 × 10 = 600 s exceeds dead_peer_timeout=300 s'),
-    (dict(client_alive_interval=120, client_alive_count_max=None, dead_peer_timeout=300),
-     '= 120 × 3 = 360 s exceeds'),
+    (dict(client_alive_interval=150, nat_idle_timeout=300),
+     '2 × client_alive_interval=150 is not below nat_idle_timeout=300: the path drops an idle connection before the '
+     'first keepalive (sshd sends a keepalive every 2 × ClientAliveInterval); use at most 120'),
+    (dict(client_alive_interval=30, client_alive_count_max=10, dead_peer_timeout=300),
+     '2 × client_alive_interval × client_alive_count_max = 2 × 30 × 10 = 600 s exceeds dead_peer_timeout=300 s'),
+    (dict(client_alive_interval=60, client_alive_count_max=None, dead_peer_timeout=300),
+     '= 2 × 60 × 3 = 360 s exceeds'),
 ])
 def test_timing_contradictions_fail_clearly(sshd_tree, hostkey, extra, message):
     config = sshd_tree('debian12')

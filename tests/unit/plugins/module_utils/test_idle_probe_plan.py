@@ -17,7 +17,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.idle_probe import (
     ssh_argv,
     time_limit,
 )
-from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import derive_interval
+from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import SERVER_PERIODS, derive_interval
 
 
 def test_ladder_is_geometric_up_to_max_idle():
@@ -59,8 +59,9 @@ def test_time_limit_covers_ladder_and_bisection():
 
 def test_recommended_uses_the_modules_margin():
     assert recommended(300) == {'nat_idle_timeout': 300, 'server_alive_interval': derive_interval(300),
-                                'server_alive_count_max': 3}
-    assert recommended(300)['server_alive_interval'] == 240
+                                'server_alive_count_max': 3,
+                                'client_alive_interval': derive_interval(300, SERVER_PERIODS)}
+    assert recommended(300)['server_alive_interval'] == 240 and recommended(300)['client_alive_interval'] == 120
     assert recommended(1) is None
 
 
