@@ -219,8 +219,8 @@ files:
   type: list
   elements: str
 backup_file:
-  description: Backup of the file, when O(backup=true) and it changed; per user in RV(results) with O(users).
-  returned: changed and backup requested, one file managed
+  description: Backup of the file, when O(backup=true) and it changed.
+  returned: changed and backup requested
   type: str
 effective:
   description:
@@ -236,36 +236,6 @@ messages:
   returned: always
   type: list
   elements: str
-owner:
-  description: Owner of the managed file.
-  returned: when one file is managed and it exists (not in check mode before it is created)
-  type: str
-  sample: alice
-group:
-  description: Group of the managed file.
-  returned: when one file is managed and it exists
-  type: str
-uid:
-  description: Owner's uid of the managed file.
-  returned: when one file is managed and it exists
-  type: int
-gid:
-  description: Group's gid of the managed file.
-  returned: when one file is managed and it exists
-  type: int
-mode:
-  description: Permissions of the managed file, octal.
-  returned: when one file is managed and it exists
-  type: str
-  sample: '0600'
-size:
-  description: Size of the managed file in bytes.
-  returned: when one file is managed and it exists
-  type: int
-state:
-  description: C(file), the managed file's type.
-  returned: when one file is managed and it exists
-  type: str
 removed:
   description:
     - When a block is C(absent), every line removed (or that would be in check mode), as found before the
@@ -281,33 +251,6 @@ results:
   returned: when users is given
   type: list
   elements: dict
-  contains:
-    path:
-      description: The user's file.
-      type: str
-    changed:
-      description: Whether this user's file changed.
-      type: bool
-    files:
-      description: This user's changed files.
-      type: list
-      elements: str
-    effective:
-      description: As RV(effective), for this user's file.
-      type: dict
-    messages:
-      description: As RV(messages), for this user's file.
-      type: list
-      elements: str
-    backup_file:
-      description: Backup of this user's file.
-      returned: changed and backup requested
-      type: str
-    diff:
-      description: Before/after of this user's file, in diff mode.
-      returned: in diff mode
-      type: list
-      elements: dict
 '''
 
 import os

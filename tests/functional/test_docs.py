@@ -18,9 +18,10 @@ PLAYBOOK_VARS = set()
 for _name in os.listdir(os.path.join(ROOT, 'playbooks')):
     with open(os.path.join(ROOT, 'playbooks', _name)) as _f:
         PLAYBOOK_VARS |= set(re.findall(r'\b(keepalive_[a-z_]+)\b', _f.read()))
-# Keys every module result may have without RETURN naming them (ansible-core's common return values).
+# Keys every module result may have without RETURN naming them: ansible-core's common return values, and
+# the file attributes AnsibleModule.exit_json adds to a result with a `path` (as test_return_contract.py)
 COMMON_RETURNS = {'changed', 'failed', 'msg', 'diff', 'warnings', 'deprecations', 'invocation', 'skipped', 'rc',
-                  'stdout', 'stderr', 'cmd'}
+                  'stdout', 'stderr', 'cmd', 'uid', 'gid', 'owner', 'group', 'mode', 'state', 'size', 'secontext'}
 
 
 def test_every_doc_file_with_yaml_has_its_examples_collected():
