@@ -10,7 +10,7 @@ import yaml
 
 from docsyaml import (DOC_FILES, MODULES, argument_spec, doc_examples, module_examples, returns, role_variables,
                       tasks_of, unknown_args)
-from kalib import FIXTURES, ROOT, SSHD, materialize, playbook, sshd_T
+from kalib import FIXTURES, ROOT, SSHD, materialize, playbook, reachable_by_users, sshd_T
 
 EXAMPLES = doc_examples() + [module_examples(m) for m in MODULES]
 # Play-level variables of the collection's playbooks (keepalive_targets, keepalive_serial, ...).
@@ -174,6 +174,7 @@ def test_module_examples_run_against_scratch_files(tmp_path, hostkey, users, mod
         home = tmp_path / 'srv' / 'home' / name
         home.mkdir(parents=True)
         os.chown(str(home), pw.pw_uid, pw.pw_gid)
+    reachable_by_users(tmp_path)  # users' files are read as the user
     tasks = yaml.safe_load(localized(module_examples(module).text, etc))
     defaults = {  # what the examples leave to the defaults (/etc/ssh/...) points at the scratch tree
         'keepalive.ssh.sshd_keepalive': {'path': str(etc / 'sshd_config'), 'include_base': str(etc),
