@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from kalib import ROOT  # kalib also puts tools/ on sys.path
+from kalib import ROOT, reachable_by_users  # kalib also puts tools/ on sys.path
 import fleet as fleet_harness  # noqa: E402  pylint: disable=wrong-import-position,wrong-import-order
 
 DEMO = [sys.executable, os.path.join(ROOT, 'tools', 'demo.py')]
@@ -19,6 +19,7 @@ def fleet_processes(root):
 
 def test_demo_rolls_out_a_small_fleet(tmp_path):
     out, root = tmp_path / 'out', tmp_path / 'fleet'
+    reachable_by_users(tmp_path)  # the simulated hosts' users read their own files below it
     proc = subprocess.run(DEMO + ['--size', '6', '--out', str(out), '--root', str(root), '--port', '2722',
                                   '--net', '127.47'], capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
