@@ -20,7 +20,12 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
-deps: $(VENV)/.installed collection
+# containers.podman (molecule's podman driver) from the pinned `ansible` wheel: Galaxy is unreachable.
+$(VENV)/.containers-podman: $(VENV)/.installed requirements-podman.txt
+	$(PY) tools/podman_collection.py
+	touch $@
+
+deps: $(VENV)/.installed $(VENV)/.containers-podman collection
 
 # The collection as Ansible expects to find it: ansible_collections/keepalive/ssh.
 collection:

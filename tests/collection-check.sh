@@ -22,7 +22,7 @@ for required in LICENSE README.md MANIFEST.json FILES.json meta/runtime.yml meta
     plugins/modules/sshd_keepalive.py roles/sshd/tasks/main.yml playbooks/site.yml; do
   grep -qx "$required" "$out/contents" || { echo "tarball lacks $required"; exit 1; }
 done
-dev_only='^(tests|bench|tools|molecule|extensions|demo-out|keepalive-report|ee|context|changelogs/fragments)(/|$)|^(Makefile|requirements\.txt|tox\.ini|execution-environment\.yml)$|(^|/)\.[^/]+|(^|/)__pycache__(/|$)|\.tar\.gz$'
+dev_only='^(tests|bench|tools|molecule|extensions|demo-out|keepalive-report|ee|context|changelogs/fragments)(/|$)|^(Makefile|requirements(-podman)?\.txt|tox\.ini|execution-environment\.yml)$|(^|/)\.[^/]+|(^|/)__pycache__(/|$)|\.tar\.gz$'
 if grep -E "$dev_only" "$out/contents"; then
   echo "tarball $(basename "$tarball") contains the dev-only files above"; exit 1
 fi

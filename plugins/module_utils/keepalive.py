@@ -101,9 +101,29 @@ def check_patterns(param, pattern):
     if '=' in pattern:
         raise InputError('%s must not contain "=", got %r' % (param, pattern))
     patterns = pattern.split()
+    if any(p.lstrip('!').startswith('-') for p in patterns):
+        raise InputError('%s: a pattern must not start with "-" (ssh would read it as an option), got %r'
+                         % (param, pattern))
     if not any(not p.startswith('!') for p in patterns):
         raise InputError('%s needs at least one pattern that is not negated, got %r' % (param, pattern))
     return tuple(patterns)
+
+
+def check_host_name(param, name):
+    """A host name handed to ``ssh -G``: one word, no control characters, not an option."""
+    name = check_text(param, name)
+    if name.startswith('-') or len(name.split()) != 1:
+        raise InputError('%s must be one host name not starting with "-", got %r' % (param, name))
+    return name
+
+
+def check_file_name(param, name):
+    """A bare file name (a drop-in): no directory part, no '..', no control characters."""
+    name = check_text(param, name)
+    if not re.match(r'^[A-Za-z0-9_+@,=-][A-Za-z0-9._+@,=-]*$', name):
+        raise InputError('%s must be a bare file name such as 50-keepalive.conf (letters, digits, "._+@,=-", '
+                         'not starting with "."), got %r' % (param, name))
+    return name
 
 
 def semantic_warnings(interval, count_max, side):
@@ -573,6 +593,11 @@ def _relocate_global(doc, index, keyword, report):
                 'overrode every Host block' % (keyword, value, doc.path))
 
 
+def _quoted(tree, doc, line):
+    """' (text)' of a line of the managed file; nothing for other files (an Include may be anyone's file)."""
+    return ' (%s)' % line.text.strip() if doc is tree.main else ''
+
+
 def _owns(doc, block, odoc, ctx):
     """Is a line read in context ``ctx`` of ``odoc`` one of ``block``'s own?"""
     if odoc is not doc:
@@ -593,8 +618,8 @@ def _fix_shadowing(tree, spec, report):
                 if _owns(doc, block, odoc, ctx):
                     break
                 if ok is None:
-                    report.warn('%s for "Host %s" may be overridden by %s (%s) depending on run-time '
-                                'conditions' % (keyword, spec.pattern, where(odoc, i), ctx[-1].text.strip()))
+                    report.warn('%s for "Host %s" may be overridden by %s%s depending on run-time '
+                                'conditions' % (keyword, spec.pattern, where(odoc, i), _quoted(tree, odoc, ctx[-1])))
                     continue
                 if split_args(quote_arg(value))[0] == odoc.lines[i].args:
                     break
@@ -729,3 +754,91 @@ def system_target(system_config, drop_in='50-keepalive.conf'):
             if any(fnmatch.fnmatchcase(candidate, tree.resolve(arg)) for arg in line.args):
                 return candidate
     return system_config
+
+
+# -- no collateral change: what to ask OpenSSH before and after an edit ---------------------
+
+GENERIC_HOSTS = ('localhost', 'example.org', 'keepalive-probe.invalid')
+MAX_PROBES = 200  # bounds the cost of the check on huge files (two tool runs per probe)
+
+
+def _literal(pattern):
+    """A name a pattern matches: itself when it has no wildcard, else with each wildcard as 'x'."""
+    return pattern.lstrip('!').replace('*', 'x').replace('?', 'x')
+
+
+def client_probe_hosts(tree):
+    """Host names ssh -G is asked about: every name in every Host/Match host pattern of the tree
+    (wildcards instantiated, negations included: they must keep their values too), then generic ones."""
+    names = []
+    for doc, i, _ctx in tree.walk():
+        line = doc.lines[i]
+        if line.key == 'host':
+            names.extend(_literal(p) for p in line.args)
+        elif line.key == 'match':
+            args = line.args
+            for n, arg in enumerate(args[:-1]):
+                if arg.lower().lstrip('!') in ('host', 'originalhost'):
+                    names.extend(_literal(p) for p in args[n + 1].split(','))
+    out = []
+    for name in names + list(GENERIC_HOSTS):
+        if name and name.lower() not in (o.lower() for o in out):
+            out.append(name)
+    return out[:MAX_PROBES]
+
+
+_CONNECTION = (('user', 'user'), ('host', 'host'), ('address', 'addr'), ('localaddress', 'laddr'),
+               ('localport', 'lport'), ('rdomain', 'rdomain'))
+DEFAULT_CONNECTION = 'user=root,host=localhost,addr=127.0.0.1,laddr=127.0.0.1,lport=22'
+
+
+def _connection_value(criterion, patterns):
+    value = next((p for p in patterns.split(',') if not p.startswith('!')), None)
+    if value is None:
+        return None
+    if criterion in ('address', 'localaddress'):
+        value = value.split('/')[0].replace('*', '1').replace('?', '1')
+    elif criterion == 'localport':
+        value = value if value.isdigit() else None
+    else:
+        value = _literal(value)
+    return value if value and ',' not in value and '=' not in value else None
+
+
+def server_probe_connections(tree):
+    """Connection specs for 'sshd -T -C': a default one, then one per Match block that selects it
+    (criteria sshd -T cannot be given, such as Group, are left to the default)."""
+    specs = [DEFAULT_CONNECTION]
+    for doc, i, _ctx in tree.walk():
+        line = doc.lines[i]
+        if line.key != 'match':
+            continue
+        given = dict(kv.split('=', 1) for kv in DEFAULT_CONNECTION.split(','))
+        args = line.args
+        for n, arg in enumerate(args[:-1]):
+            for criterion, key in _CONNECTION:
+                if arg.lower() == criterion:
+                    value = _connection_value(criterion, args[n + 1])
+                    if value is not None:
+                        given[key] = value
+        spec = ','.join('%s=%s' % kv for kv in given.items())
+        if spec not in specs:
+            specs.append(spec)
+    return specs[:MAX_PROBES]
+
+
+def tool_settings(output):
+    """'ssh -G' / 'sshd -T' output → {keyword: [values in order]} (some keywords repeat)."""
+    result = {}
+    for line in output.splitlines():
+        key, _sep, value = line.partition(' ')
+        if key:
+            result.setdefault(key.lower(), []).append(value)
+    return result
+
+
+def collateral_changes(before, after, managed):
+    """Keywords other than ``managed`` whose effective values differ between two tool outputs."""
+    skip = set(k.lower() for k in managed)
+    old, new = tool_settings(before), tool_settings(after)
+    return sorted(k for k in set(old) | set(new) if k not in skip and old.get(k) != new.get(k))

@@ -23,9 +23,11 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import Line,
 class Stage:
     """Context manager: ``with Stage(tree) as main_copy:`` then run the validator on ``main_copy``."""
 
-    def __init__(self, tree, tmpdir=None):
+    def __init__(self, tree, tmpdir=None, original=False):
+        """``original``: stage the files as they were read, not as edited (to judge the edit against)."""
         self.tree = tree
         self.tmpdir = tmpdir
+        self.original = original
         self.root = None
 
     def path(self, real):
@@ -33,7 +35,7 @@ class Stage:
 
     def _render(self, doc):
         out = []
-        for line in doc.lines:
+        for line in (doc.loaded_lines() if self.original else doc.lines):
             if line.kind == 'directive' and line.key == 'include':
                 staged = Line(line.text, line.eol)
                 staged.set_value(' '.join(quote_arg(self.path(self.tree.resolve(a))) for a in line.args))

@@ -12,8 +12,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
+import time
 
+from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import collateral_changes
 from ansible_collections.keepalive.ssh.plugins.module_utils.staging import Stage
+from ansible_collections.keepalive.ssh.plugins.module_utils.userread import TIMEOUT, PrivateDir, UserFileError, run_bounded
 
 # Where OpenSSH lives on the distributions we support when PATH lacks sbin.
 SBIN_DIRS = ['/usr/sbin', '/usr/local/sbin', '/sbin', '/usr/bin', '/usr/local/bin']
@@ -33,24 +37,202 @@ def find_binary(module, name, param, package):
     return found
 
 
-def validate_tree(module, tree, argv_for):
-    """Run a validator on a staged copy of the tree; fail with OpenSSH's own words on error.
+class Limits:
+    """Who runs the tools and for how long: ``identity`` (a user's files: as that user, see userread) or
+    None (root's own files); ``timeout`` per command, and for a user one budget for all of a call's
+    commands (a file with thousands of Host lines cannot multiply it)."""
 
-    ``argv_for(staged_main_path)`` returns the list of commands (argv lists)
-    to run.  Returns the stdout of each, in order.
+    def __init__(self, identity=None, timeout=TIMEOUT):
+        self.identity, self.timeout = identity, timeout
+        self.deadline = time.time() + timeout if identity is not None else None
+
+    def left(self):
+        if self.deadline is None:
+            return self.timeout
+        return max(min(self.timeout, self.deadline - time.time()), 0)
+
+    def fail(self, module, msg, **kw):
+        """A user's file: UserFileError (the caller skips that user); root's own: the module fails."""
+        if self.identity is not None:
+            raise UserFileError(msg)
+        module.fail_json(msg=msg, **kw)
+
+
+def run_tool(module, argv, limits=None):
+    """The one way the modules run an OpenSSH tool on a staged tree: (rc, stdout, stderr).
+
+    Killed with its process group after the limit; for a user's files it runs as the user
+    (userread.run_bounded: uid, gid, groups, no new privileges, clean environment).
     """
-    outputs = []
-    stage = Stage(tree, tmpdir=module.tmpdir)
-    with stage as staged:
-        for argv in argv_for(staged):
-            rc, out, err = module.run_command(argv, environ_update={'LC_ALL': 'C'})
-            if rc != 0:
-                module.fail_json(
-                    msg='validation failed, nothing was changed: %s rejected the new configuration: %s'
-                        % (os.path.basename(argv[0]), stage.unstage(err or out).strip()),
-                    rc=rc, cmd=' '.join(argv), stderr=stage.unstage(err))
-            outputs.append(out)
-    return outputs
+    limits = limits or Limits()
+    left = limits.left()
+    rc, out, err = run_bounded(argv, left, limits.identity) if left > 0 else (None, '', '')
+    if rc is None:
+        limits.fail(module, 'validation failed, nothing was changed: %s did not finish within %d s '
+                            '(command_timeout)' % (os.path.basename(argv[0]), limits.timeout), cmd=argv[0])
+    return rc, out, err
+
+
+def _staged_runs(module, tree, argv_for, original=False, limits=None):
+    """[(argv, rc, out, err)] of ``argv_for(staged_main)`` on a staged copy of the tree (as edited,
+    or as it was read), with the staged paths in every text mapped back to the real ones.
+
+    A user's tree is staged in a directory only that user can read (userread.PrivateDir)."""
+    limits = limits or Limits()
+    private = PrivateDir(limits.identity) if limits.identity is not None else None
+    stage = Stage(tree, tmpdir=private.path if private else module.tmpdir, original=original)
+    runs = []
+    try:
+        with stage as staged:
+            if private:
+                private.give_away()
+            for argv in argv_for(staged):
+                rc, out, err = run_tool(module, argv, limits)
+                runs.append(([stage.unstage(a) for a in argv], rc, stage.unstage(out), stage.unstage(err)))
+    finally:
+        if private:
+            private.remove()
+    return runs
+
+
+# 'FILE line N: REASON' and 'FILE: line N: REASON', as ssh and sshd print their config errors.
+_ERROR_RE = re.compile(r'^(?P<file>/\S*?):? line (?P<line>\d+): (?P<reason>.*)$')
+_UNKNOWN_RE = re.compile(r'^(?:Bad configuration option|Unsupported option):? ?"?(?P<keyword>[^"\s]*)', re.I)
+
+
+class ToolError:
+    """One config error of ssh/sshd reduced to file, line and reason.
+
+    The reason keeps OpenSSH's words only for files the module manages: for any
+    other file (a user's Include of something they may not read) it is cut
+    before the first quote or colon, so no text of that file is echoed.
+    """
+
+    def __init__(self, path, number, reason, managed):
+        self.path = path
+        self.number = number
+        self.managed = path in managed
+        self.reason = reason if self.managed else re.split(r'[:"\']', reason, 1)[0].strip()
+        unknown = _UNKNOWN_RE.match(reason)
+        self.unknown = unknown.group('keyword') if unknown and self.managed else None
+
+    @classmethod
+    def parse(cls, text, managed):
+        """The first error line of a tool's output, or None.
+
+        sshd may explain an error on the line before it ('Unsupported Match
+        attribute Colour'); for a managed file that explanation is kept.
+        """
+        said = []
+        for line in text.splitlines():
+            m = _ERROR_RE.match(line.strip())
+            if m:
+                error = cls(m.group('file'), int(m.group('line')), m.group('reason'), managed)
+                if error.managed and said:
+                    error.reason = '%s (%s)' % (error.reason, '; '.join(said))
+                return error
+            if line.strip() and 'terminating' not in line:
+                said.append(line.strip())
+        return None
+
+    def place(self, tree=None):
+        """'FILE line N'; with ``tree`` (an edited candidate) the line as numbered in the real file."""
+        doc = tree.docs.get(self.path) if tree is not None else None
+        if doc is None or not 0 < self.number <= len(doc.lines):
+            return '%s line %d' % (self.path, self.number)
+        index = self.number - 1
+        number = doc.original_line(doc.lines[index])
+        if number is not None:
+            return '%s line %d' % (self.path, number)
+        before = next((doc.original_line(doc.lines[j]) for j in range(index - 1, -1, -1)
+                       if doc.original_line(doc.lines[j]) is not None), 0)
+        if before == 0:
+            return '%s, the line we would add at the top' % self.path
+        return '%s, the line we would add after line %d' % (self.path, before)
+
+
+def _rejection(tool, error, candidate, runs):
+    """The failure message: was the file rejected before our change, or would our change do it?"""
+    if error is None:  # not a config error: the tool's first line, cut before any quote (no file text)
+        first = next((r[3] or r[2] for r in runs if r[1] != 0), '').strip().splitlines()
+        said = re.split(r'["\']', first[0])[0].strip() if first else 'exit status %d, no output' % runs[0][1]
+        if candidate is None:
+            return '%s already rejected the configuration before any change: %s' % (tool, said)
+        return 'our change would make %s reject the configuration: %s' % (tool, said)
+    if candidate is None:
+        if error.unknown:
+            hint = ('the installed OpenSSH does not know %s: remove or comment out that line (or install an '
+                    'OpenSSH that supports it), then run again' % error.unknown)
+        else:
+            hint = 'fix that line, then run again'
+        return ('%s already rejected the configuration before any change: %s: %s; %s'
+                % (tool, error.place(), error.reason, hint))
+    if error.unknown:
+        hint = ('the installed OpenSSH does not know %s: leave it out of options, or install an OpenSSH that '
+                'supports it' % error.unknown)
+    else:
+        hint = 'check the requested values (match, options)'
+    return ('our change would make %s reject the configuration: %s: %s; %s'
+            % (tool, error.place(candidate), error.reason, hint))
+
+
+def _fail_validation(module, tree, argv_for, failed, managed, limits):
+    """A candidate was rejected: validate the original too, and fail with an honest message."""
+    argv, rc = failed[0], failed[1]
+    tool = os.path.basename(argv[0])
+    before = [r for r in _staged_runs(module, tree, argv_for, original=True, limits=limits) if r[1] != 0]
+    if before:
+        error = ToolError.parse(before[0][3] or before[0][2], managed)
+        msg = _rejection(tool, error, None, before)
+    else:
+        error = ToolError.parse(failed[3] or failed[2], managed)
+        msg = _rejection(tool, error, tree, [failed])
+    detail = '%s: %s' % (error.place(), error.reason) if error is not None else ''
+    limits.fail(module, 'validation failed, nothing was changed: %s' % msg, rc=rc, cmd=' '.join(argv),
+                stderr=detail)
+
+
+def validate_tree(module, tree, argv_for, probes=(), managed_keywords=(), managed_files=None, identity=None,
+                  timeout=TIMEOUT):
+    """Validate an edited tree with OpenSSH itself, and prove the edit changes nothing else.
+
+    ``argv_for(staged_main_path)`` returns the validating commands (argv lists);
+    a failure fails the module with an honest message (see _rejection).
+    ``probes`` are ``[(what, argv_for_one)]``: commands printing effective
+    settings ('ssh -G', 'sshd -T'), run on the tree before and after the edit;
+    any keyword outside ``managed_keywords`` whose value differs fails the
+    module, naming the keyword and ``what``.  ``managed_files``: files whose
+    lines errors may quote (default: every file of the tree).
+    Returns the stdout of each validating command, in order.
+
+    With ``identity`` (a user's files) every command runs as that user on a copy only they can read,
+    all of them within ``timeout`` seconds, and a failure raises UserFileError instead (the caller
+    skips the user); without, root runs each command, killed after ``timeout`` seconds.
+    """
+    limits = Limits(identity, timeout)
+    managed = set(managed_files if managed_files is not None else tree.files())
+    checks = len(argv_for('/'))
+    runs = _staged_runs(module, tree, lambda staged: argv_for(staged) + [fn(staged) for _what, fn in probes],
+                        limits=limits)
+    for run in runs:
+        if run[1] != 0:
+            _fail_validation(module, tree, lambda staged: argv_for(staged) + [fn(staged) for _w, fn in probes],
+                             run, managed, limits)
+    if probes:
+        before = _staged_runs(module, tree, lambda staged: [fn(staged) for _what, fn in probes], original=True,
+                              limits=limits)
+        for (what, _fn), old, new in zip(probes, before, runs[checks:]):
+            if old[1] != 0:
+                continue  # the original cannot be evaluated for this one: nothing to compare with
+            changed = collateral_changes(old[2], new[2], managed_keywords)
+            if changed:
+                # a user's Match exec can answer differently each time: that user is skipped, not the host
+                limits.fail(module, 'no-collateral check failed, nothing was changed: our change would change '
+                                    'the effective %s for %s (%s before and after differ). This is a bug in '
+                                    'keepalive.ssh unless the file has run-time conditions (Match exec); '
+                                    'please report it with the file.'
+                                    % (', '.join(changed), what, os.path.basename(new[0][0])))
+    return [run[2] for run in runs[:checks]]
 
 
 def diff_entries(docs):

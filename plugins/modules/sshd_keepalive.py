@@ -94,6 +94,11 @@ options:
         expanded as ansible-core does, and C(%s) in any word is replaced by the staged copy of O(path).
         The file is accepted when the command exits 0.
         For example C(/usr/sbin/sshd -t -f %s -h /etc/ssh/ssh_host_ed25519_key).
+      - The default check, and a command with C(-t), also compare the effective settings before and after
+        the change (C(sshd -T), that command with C(-t) turned into C(-T)), for a default connection and
+        one per C(Match) block; the run fails, changing nothing, if any keyword other than the managed
+        ones would change. When the tree is rejected, the original is checked too, so the message says
+        whether it was rejected before any change.
       - V(false) turns validation off, for example to prepare a file for an image on a host without sshd.
         V(true) is deprecated (omit the option instead).
       - O(validate_command) is the deprecated old name of this option (until 2.0.0); its value used to be
@@ -110,6 +115,10 @@ options:
         configuration directory, C(/etc/ssh) on every common distribution.
     type: path
     default: /etc/ssh
+  command_timeout:
+    description: Seconds the validation (C(sshd -t) or the O(validate) command) may take before it is killed.
+    type: int
+    default: 30
 extends_documentation_fragment:
   - keepalive.ssh.attributes
   - keepalive.ssh.attributes.writer
@@ -212,7 +221,7 @@ import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import InputError
+from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import InputError, server_probe_connections
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     DEFAULT_VALIDATION,
     SERVER_SPEC,
@@ -237,6 +246,23 @@ def validators(command, sshd):
     if command == DEFAULT_VALIDATION:
         return lambda staged: [[sshd, '-t', '-f', staged]]
     return lambda staged: [command_for(command, staged)]
+
+
+def collateral_probes(command, sshd, tree):
+    """'sshd -T' for a default connection and one per Match block, before and after the edit.
+
+    A validate command is used with -t turned into -T (it names the binary and
+    host keys that work here); without -t there is no way to ask it for the
+    effective settings, and the comparison is left out.
+    """
+    if command == DEFAULT_VALIDATION:
+        base = [sshd, '-T', '-f', '%s']
+    elif '-t' in command:
+        base = ['-T' if word == '-t' else word for word in command]
+    else:
+        return []
+    return [('connection %s' % spec, lambda staged, spec=spec: command_for(base, staged) + ['-C', spec])
+            for spec in server_probe_connections(tree)]
 
 
 def write_temp(doc):
@@ -317,7 +343,9 @@ def run_module():
             sshd = None
             if command == DEFAULT_VALIDATION:
                 sshd = find_binary(module, p['sshd_binary'], 'sshd_binary', 'openssh-server')
-            validate_tree(module, tree, validators(command, sshd))
+            validate_tree(module, tree, validators(command, sshd), probes=collateral_probes(command, sshd, tree),
+                          managed_keywords=[k for k, v in settings.items() if v is not None],
+                          timeout=p['command_timeout'])
         backups = {}
         if changed_docs and not module.check_mode:
             backups = replace_files(module, changed_docs, p['backup'])

@@ -3,6 +3,7 @@ import json
 import os
 
 import pytest
+import yaml
 
 from kalib import playbook, sshd_T
 
@@ -30,6 +31,18 @@ def config_files(host):
 def sighups(host):
     with open(host.log) as f:
         return f.read().count('Received SIGHUP; restarting')
+
+
+def logins_after_reload(host):
+    """New logins sshd accepted after its last reload: the play's own connection was opened before it."""
+    with open(host.log) as f:
+        log = f.read()
+    return log[log.rindex('Received SIGHUP; restarting'):].count('Accepted publickey for root')
+
+
+def write_yaml(path, data):
+    path.write_text(yaml.safe_dump(data, default_flow_style=False, sort_keys=False))
+    return str(path)
 
 
 @pytest.fixture
@@ -61,6 +74,7 @@ def test_config_that_refuses_logins_is_rolled_back(small_fleet, play):
                               '-e', json.dumps({'keepalive_sshd_options': {'AllowUsers': 'nobody'}}))
     assert rc != 0 and recap[host.name]['failed'] == 1, out
     assert 'sshd refused a new SSH login after the keepalive change' in out
+    assert 'The login check (a new connection as the inventory configures it) said: timed out' in out
     assert config_files(host) == before           # every file restored
     assert sighups(host) == 2                     # reload with the bad config, reload with the restored one
     assert small_fleet.can_login(host)            # and new logins work again
@@ -80,3 +94,44 @@ def test_sshd_not_running_when_a_reload_is_due(small_fleet, play, tmp_path):
     assert 'sshd could not be reloaded' in out and 'Is sshd running?' in out
     assert 'The configuration in place passed sshd -t' in out and host.config in out
     assert sshd_T(host.config, host.hostkey)['clientaliveinterval'] == '30'  # the valid new config stays
+
+
+@pytest.mark.fleet(size=1, scenarios=['cloud'], port=2452)
+def test_login_check_is_a_new_login_on_the_inventory_port_and_key(small_fleet, play):
+    # The fleet's inventory: ansible_port 2452 (not 22) and a password-less ansible_ssh_private_key_file.
+    host = small_fleet.hosts[0]
+    rc, out, recap = playbook(play, '-i', small_fleet.inventory)
+    assert rc == 0 and recap[host.name]['changed'] >= 1 and recap[host.name]['failed'] == 0, out
+    assert 'Restore the configuration from the backups' not in out  # no false rollback
+    assert sighups(host) == 1
+    assert logins_after_reload(host) >= 1  # the check logged in anew after the reload
+
+
+@pytest.mark.fleet(size=2, scenarios=['debian'], port=2462, log_level='DEBUG')
+def test_login_check_goes_through_ansible_cfg_ssh_args_proxyjump(small_fleet, play, tmp_path):
+    """ansible.cfg's ssh_args name an ssh_config whose alias has HostName, Port and a ProxyJump bastion;
+    the inventory only says ansible_host: ALIAS (no port): a hand-built `ssh -p 22 ALIAS` fails here."""
+    bastion, target = small_fleet.hosts
+    common = ('  User root\n  IdentityFile %s\n  UserKnownHostsFile %s\n  StrictHostKeyChecking yes\n'
+              '  BatchMode yes\n' % (small_fleet.key, small_fleet.known_hosts))
+    ssh_config = tmp_path / 'ssh_config'
+    ssh_config.write_text('Host jump\n  HostName %s\n  Port %d\n%s'
+                          'Host target-behind-jump\n  HostName %s\n  Port %d\n  ProxyJump jump\n%s'
+                          % (bastion.address, bastion.port, common, target.address, target.port, common))
+    cfg = tmp_path / 'ansible.cfg'
+    cfg.write_text('[ssh_connection]\nssh_args = -F %s -o ControlMaster=auto -o ControlPersist=60s\n'
+                   'control_path_dir = %s\npipelining = true\n'
+                   % (ssh_config, os.path.join(small_fleet.root, 'cp')))
+    host_vars = dict(small_fleet.host_vars(target), ansible_host='target-behind-jump',
+                     keepalive_fleet_root=small_fleet.root)
+    inventory = write_yaml(tmp_path / 'hosts.yml', {'all': {'hosts': {target.name: host_vars}}})
+    with open(bastion.log) as f:
+        jumps_before = f.read().count('server_request_direct_tcpip')
+    rc, out, recap = playbook(play, '-i', inventory, ANSIBLE_CONFIG=str(cfg))
+    assert rc == 0 and recap[target.name]['changed'] >= 1 and recap[target.name]['failed'] == 0, out
+    assert 'Restore the configuration from the backups' not in out  # no false rollback
+    assert sighups(target) == 1
+    assert logins_after_reload(target) >= 1
+    with open(bastion.log) as f:
+        # the play's connection and the check's new one both went through the bastion
+        assert f.read().count('server_request_direct_tcpip') - jumps_before >= 2

@@ -3,7 +3,7 @@ with the old names as deprecated aliases, and state=absent that says what it fou
 import os
 import stat
 
-from kalib import SSHD, run_module, ssh_G, sshd_T
+from kalib import SSHD, reachable_by_users, run_module, ssh_G, sshd_T
 
 CLIENT_HOSTS = [dict(pattern='bastion', server_alive_interval=30), dict(pattern='*', server_alive_interval=60)]
 
@@ -45,7 +45,8 @@ def test_validate_is_a_shell_split_command_with_percent_s(tmp_path, hostkey, mon
 def test_validate_command_that_fails_changes_nothing(tmp_path):
     config = sshd_config(tmp_path)
     result = run_module('sshd_keepalive', dict(path=str(config), client_alive_interval=60, validate='false %s'))
-    assert result['failed'] and result['msg'].startswith('validation failed, nothing was changed: false rejected')
+    assert result['failed'] and result['msg'] == ('validation failed, nothing was changed: false already rejected the '
+                                                  'configuration before any change: exit status 1, no output')
     assert config.read_text() == 'Port 22\n'
 
 
@@ -55,7 +56,9 @@ def test_validate_default_is_sshd_t(tmp_path, hostkey):
     assert run_module('sshd_keepalive', dict(path=str(config), client_alive_interval=60))['changed']
     broken = sshd_config(tmp_path, 'Port 22\nHostKey /nonexistent/key\n')
     result = run_module('sshd_keepalive', dict(path=str(broken), client_alive_interval=60))
-    assert result['failed'] and 'sshd rejected the new configuration' in result['msg'], result['msg']
+    assert result['failed'] and result['msg'] == ('validation failed, nothing was changed: sshd already rejected the '
+                                                  'configuration before any change: Unable to load host key: '
+                                                  '/nonexistent/key'), result['msg']
 
 
 def test_validate_false_turns_it_off(tmp_path, hostkey):
@@ -148,6 +151,7 @@ def test_old_parameter_names_are_deprecated_aliases(tmp_path, hostkey, users):
     config = sshd_config(tmp_path, 'Port 22\nHostKey %s\nClientAliveInterval 60\n' % hostkey)
     user_config = tmp_path / 'alice' / '.ssh' / 'config'
     user_config.parent.parent.mkdir()  # the home-like directory; .ssh is created for the user
+    reachable_by_users(user_config.parent.parent)  # the user's file is read as the user
     old = run_module('client_keepalive', dict(users=[dict(name='kaalice', config=str(user_config), hosts=CLIENT_HOSTS)]))
     assert old['changed'] and old['results'][0]['path'] == str(user_config)
     assert deprecations(old) == ["Alias 'users[0].config' is deprecated. See the module docs for more information"]

@@ -43,7 +43,7 @@ def test_sshd_was_reloaded_not_restarted(host):
 @pytest.mark.parametrize('user', ['kaalice', 'kabob', 'kacarol'])
 def test_user_configs(host, user):
     v = host.ansible.get_variables()
-    path = next(u['config'] for u in v['keepalive_client_users'] if u['name'] == user)
+    path = next(u['path'] for u in v['keepalive_client_users'] if u['name'] == user)
     config = host.file(path)
     existed = v['fleet_user_fixtures'][user] is not None
     # a new file is created 0600; an existing one keeps its mode (the fleet's start with 0644)
