@@ -31,11 +31,12 @@ class ActionModule(NoOpAwareAction):
     SPEC = CLIENT_SPEC
 
     def first_requests(self, params):
-        # the users, and a given config file with every directory above it (the walk is among them)
+        # the users (their files are read as them once their ids are known), and a file root manages
+        # with every directory above it (the walk is among them)
         forms = [(u['name'], u['path']) for u in params['users']] if params['users'] else [
             (params['user'], params['path'])]
         requests = [('u', user) for user, _path in forms if user]
-        for _user, path in forms:
+        for _user, path in [f for f in forms if not f[0]]:
             while path and path not in ('/', '.'):
                 requests.append(('f', path))
                 path = os.path.dirname(path)
@@ -58,8 +59,11 @@ class ActionModule(NoOpAwareAction):
             raise Unsupported('a deprecated form of validate: the module warns about it')
         todo = [(job, host_specs(job['hosts'], job['state'], params, job['prefix'])) for job in jobs(params)]
         snapshot.require([('u', job['user']) for job, _specs in todo if job['user']])
-        walks = [self._walk(target(job, params['drop_in'], getpwnam=snapshot.getpwnam, ids=(None, None)))
-                 for job, _specs in todo]
+        wheres = [target(job, params['drop_in'], getpwnam=snapshot.getpwnam, ids=(None, None)) for job, _specs in todo]
+        walks = [self._walk(where) for where in wheres]
+        for (job, _specs), where, (dirs, _path, _mode) in zip(todo, wheres, walks):
+            if job['user']:
+                snapshot.read_as(dirs[0], where[2], where[3])  # a user's files only ever as the user
         snapshot.require([('f', p) for dirs, path, _mode in walks for p in dirs + [path]])
         results, warnings = [], []
         for (job, specs), (dirs, path, default_mode) in zip(todo, walks):

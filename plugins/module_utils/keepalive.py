@@ -101,9 +101,29 @@ def check_patterns(param, pattern):
     if '=' in pattern:
         raise InputError('%s must not contain "=", got %r' % (param, pattern))
     patterns = pattern.split()
+    if any(p.lstrip('!').startswith('-') for p in patterns):
+        raise InputError('%s: a pattern must not start with "-" (ssh would read it as an option), got %r'
+                         % (param, pattern))
     if not any(not p.startswith('!') for p in patterns):
         raise InputError('%s needs at least one pattern that is not negated, got %r' % (param, pattern))
     return tuple(patterns)
+
+
+def check_host_name(param, name):
+    """A host name handed to ``ssh -G``: one word, no control characters, not an option."""
+    name = check_text(param, name)
+    if name.startswith('-') or len(name.split()) != 1:
+        raise InputError('%s must be one host name not starting with "-", got %r' % (param, name))
+    return name
+
+
+def check_file_name(param, name):
+    """A bare file name (a drop-in): no directory part, no '..', no control characters."""
+    name = check_text(param, name)
+    if not re.match(r'^[A-Za-z0-9_+@,=-][A-Za-z0-9._+@,=-]*$', name):
+        raise InputError('%s must be a bare file name such as 50-keepalive.conf (letters, digits, "._+@,=-", '
+                         'not starting with "."), got %r' % (param, name))
+    return name
 
 
 def semantic_warnings(interval, count_max, side):
@@ -573,6 +593,11 @@ def _relocate_global(doc, index, keyword, report):
                 'overrode every Host block' % (keyword, value, doc.path))
 
 
+def _quoted(tree, doc, line):
+    """' (text)' of a line of the managed file; nothing for other files (an Include may be anyone's file)."""
+    return ' (%s)' % line.text.strip() if doc is tree.main else ''
+
+
 def _owns(doc, block, odoc, ctx):
     """Is a line read in context ``ctx`` of ``odoc`` one of ``block``'s own?"""
     if odoc is not doc:
@@ -593,8 +618,8 @@ def _fix_shadowing(tree, spec, report):
                 if _owns(doc, block, odoc, ctx):
                     break
                 if ok is None:
-                    report.warn('%s for "Host %s" may be overridden by %s (%s) depending on run-time '
-                                'conditions' % (keyword, spec.pattern, where(odoc, i), ctx[-1].text.strip()))
+                    report.warn('%s for "Host %s" may be overridden by %s%s depending on run-time '
+                                'conditions' % (keyword, spec.pattern, where(odoc, i), _quoted(tree, odoc, ctx[-1])))
                     continue
                 if split_args(quote_arg(value))[0] == odoc.lines[i].args:
                     break

@@ -25,6 +25,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     InputError,
     apply_client,
     apply_server,
+    check_file_name,
     check_int,
     check_keyword,
     check_patterns,
@@ -38,6 +39,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     timing_names,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, ConfigError, Tree
+from ansible_collections.keepalive.ssh.plugins.module_utils.userread import MAX_BYTES, TIMEOUT
 
 # Old option names keep working until this collection version, with a deprecation warning.
 DEPRECATED_IN = dict(version='2.0.0', collection_name='keepalive.ssh')
@@ -100,6 +102,7 @@ SERVER_SPEC = dict(
                       deprecated_aliases=[dict(name='validate_command', **DEPRECATED_IN)]),
         sshd_binary=dict(type='str', default='sshd'),
         include_base=dict(type='path', default='/etc/ssh'),
+        command_timeout=dict(type='int', default=TIMEOUT),
     ),
     required_one_of=[('client_alive_interval', 'client_alive_count_max', 'tcp_keepalive', 'nat_idle_timeout',
                       'options')],
@@ -108,6 +111,9 @@ SERVER_SPEC = dict(
 
 def server_settings(params):
     """Module options → {keyword: value-or-None}; None means 'leave alone'."""
+    if params['match'] is not None:
+        check_text('match', params['match'])  # it becomes a Match line: one line, no quote tricks
+    check_int('command_timeout', params['command_timeout'], minimum=1)
     count = check_int('client_alive_count_max', params['client_alive_count_max'])
     interval = resolve_timing(timing_names('client_alive_interval'),
                               check_int('client_alive_interval', params['client_alive_interval']), count,
@@ -184,6 +190,9 @@ CLIENT_SPEC = dict(
         backup=dict(type='bool', default=False),
         validate=dict(type='raw'),
         ssh_binary=dict(type='str', default='ssh'),
+        command_timeout=dict(type='int', default=TIMEOUT),
+        max_file_size=dict(type='int', default=MAX_BYTES),
+        strict=dict(type='bool', default=False),
     ),
     required_one_of=[('user', 'path', 'system_config', 'users')],
     mutually_exclusive=[('system_config', 'user'), ('system_config', 'path'), ('users', 'user'),
@@ -247,6 +256,7 @@ def target(job, drop_in, getpwnam=pwd.getpwnam, ids=None):
     """
     user, path, system = job['user'], job['path'], job['system_config']
     if system:
+        check_file_name('drop_in', drop_in)
         try:
             path = system_target(system, drop_in)
         except (ConfigError, InputError) as e:
@@ -325,12 +335,32 @@ class ClientPlan:
         return ['%s%s' % (self.job['label'], msg) for msg in self.report.warnings]
 
 
-def client_result(params, results):
-    """The module's result: one job's result, or with users the aggregate of every user's."""
+def check_limits(params):
+    """command_timeout and max_file_size: positive, so every read and command is bounded."""
+    check_int('command_timeout', params['command_timeout'], minimum=1)
+    check_int('max_file_size', params['max_file_size'], minimum=1)
+
+
+def skip_entry(job, where, error):
+    """A user left out of this run, and why (the reason names files, never their content)."""
+    trusted, relative = where[0], where[1]
+    return dict(user=job['user'], path=os.path.join(trusted, relative), reason=str(error))
+
+
+def client_result(params, results, skipped=()):
+    """The module's result: one job's result, or with users the aggregate of every user's.
+
+    ``skipped_users`` lists the users whose files were left alone (unsafe, locked, unparsable, too big,
+    too slow) with the reason; it is not named ``skipped``, which Ansible reads as "task skipped".
+    """
     if not params['users']:
-        return results[0]
+        if not results:
+            return dict(changed=False, path=skipped[0]['path'], files=[], effective={}, messages=[],
+                        skipped_users=list(skipped))
+        return dict(results[0], skipped_users=list(skipped))
     merged = dict(changed=any(r['changed'] for r in results), files=[f for r in results for f in r['files']],
-                  messages=[m for r in results for m in r['messages']], results=results)
+                  messages=[m for r in results for m in r['messages']], results=results,
+                  skipped_users=list(skipped))
     if any('removed' in r for r in results):
         merged['removed'] = [x for r in results for x in r.get('removed', [])]
     if any('diff' in r for r in results):

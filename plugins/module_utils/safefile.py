@@ -64,17 +64,17 @@ class SafeDir:
         os.close(self.fd)
         self.fd = fd
 
-    def lock(self):
+    def lock(self, timeout=30):
         """Serialise writers of this directory (two plays on one user file never lose an update)."""
-        deadline = time.time() + 30
+        deadline = time.time() + timeout
         while True:
             try:
                 fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return
             except OSError as e:
                 if e.errno not in (errno.EAGAIN, errno.EACCES) or time.time() > deadline:
-                    raise UnsafePath('%s is locked by another run for more than 30 s; try again later'
-                                     % self.path)
+                    raise UnsafePath('%s is locked by another process for more than %d s; try again later'
+                                     % (self.path, timeout))
                 time.sleep(0.05)
 
     def stat(self, name):

@@ -14,7 +14,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import functools
 import glob
 import os
 import re
@@ -65,7 +64,7 @@ def split_args(text):
                 arg.append(c)
             i += 1
         if quoted:
-            raise ConfigError('unterminated quote in %r' % text)
+            raise ConfigError('unterminated quote')  # no text: it may be a line of a file not to echo
         args.append(''.join(arg))
         end = i
     return args, end
@@ -95,7 +94,7 @@ class Line:
             return
         m = _DIRECTIVE_RE.match(raw)
         if not m:
-            raise ConfigError('cannot parse line %r' % raw)
+            raise ConfigError('cannot parse the line (it starts with a quote or "=")')
         self.kind = 'directive'
         self.indent, self.keyword, self.sep, tail = m.groups()
         self.key = self.keyword.lower()  # OpenSSH keywords are case-insensitive
@@ -144,9 +143,15 @@ def parse_lines(text):
     """
     pieces = text.split('\n')
     last = pieces.pop()  # after the final '\n': empty, or a last line without newline
-    lines = [Line(p[:-1], '\r\n') if p.endswith('\r') else Line(p, '\n') for p in pieces]
-    if last:
-        lines.append(Line(last, ''))
+    lines = []
+    for number, piece in enumerate(pieces + ([last] if last else []), 1):
+        try:
+            if number > len(pieces):
+                lines.append(Line(piece, ''))
+            else:
+                lines.append(Line(piece[:-1], '\r\n') if piece.endswith('\r') else Line(piece, '\n'))
+        except ConfigError as e:
+            raise ConfigError('line %d: %s' % (number, e))
     return lines
 
 
@@ -188,7 +193,10 @@ class Document:
             raise ConfigError('%s contains a NUL byte' % (path or 'config'))
         self.dialect = dialect
         self.path = path
-        self.lines = parse_lines(text)
+        try:
+            self.lines = parse_lines(text)
+        except ConfigError as e:
+            raise ConfigError('%s %s' % (path or 'config', e))
         self.loaded = list(self.lines)  # the Line objects as read: edits keep them, inserts are new
         self._line_numbers = None
         self.original = text
@@ -314,15 +322,18 @@ class Document:
     def commented_default(self, block, keyword):
         """(index, indent, separator) of a commented-out ``keyword`` line in ``block`` ('#ClientAliveInterval 0').
 
-        The indentation puts the keyword where the comment has it: '#   ForwardAgent no'
-        inside 'Host *' gives four spaces, '#ClientAliveInterval 0' none.
+        The indentation is the comment's own; a comment at the start of the line
+        inside a Host/Match block ('#   ForwardAgent no' under 'Host *') gives
+        the block's indentation instead, as its other lines have.
         """
-        pattern = re.compile(r'^([ \t]*)#([ \t]*)%s([ \t]*=[ \t]*|[ \t]+)\S' % re.escape(keyword), re.I)
+        pattern = re.compile(r'^([ \t]*)#[ \t]*%s([ \t]*=[ \t]*|[ \t]+)\S' % re.escape(keyword), re.I)
         for i in block.body():
             m = pattern.match(self.lines[i].text) if self.lines[i].kind == 'comment' else None
             if m:
-                lead, gap, sep = m.groups()
-                return i, (lead + ' ' + gap) if gap else lead, sep
+                lead, sep = m.groups()
+                if not lead and block.header:
+                    lead = self.style(block, keyword)[0]
+                return i, lead, sep
         return None
 
 
@@ -371,22 +382,47 @@ def _fill_to(prefix, column, fill):
 
 # -- patterns ------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=8192)
-def _glob_to_regex(pattern):
-    out = []
-    for c in pattern:
-        if c == '*':
-            out.append('.*')
-        elif c == '?':
-            out.append('.')
-        else:
-            out.append(re.escape(c))
-    return re.compile('^%s$' % ''.join(out), re.S)
+def _segment_at(name, i, segment):
+    """Does ``segment`` (literal characters and ``?``) match ``name`` at index ``i``?"""
+    if i < 0 or i + len(segment) > len(name):
+        return False
+    if '?' not in segment:
+        return name.startswith(segment, i)
+    return all(c == '?' or c == name[i + k] for k, c in enumerate(segment))
+
+
+def _find_segment(name, segment, start, end):
+    """Leftmost index >= start where ``segment`` matches and ends by ``end``, or -1."""
+    if '?' not in segment:
+        return name.find(segment, start, end)
+    for i in range(start, end - len(segment) + 1):
+        if _segment_at(name, i, segment):
+            return i
+    return -1
 
 
 def match_pattern(name, pattern):
-    """OpenSSH match_pattern(): only ``*`` and ``?`` are special."""
-    return bool(_glob_to_regex(pattern).match(name))
+    """OpenSSH match_pattern(): only ``*`` and ``?`` are special.
+
+    No backtracking: the pieces between stars are matched leftmost-first in
+    order (which is exact for ``*``), so a pattern of thousands of stars costs
+    one pass, not the exponential time of a regex or of OpenSSH's recursion.
+    """
+    if '*' not in pattern:
+        return len(name) == len(pattern) and _segment_at(name, 0, pattern)
+    pieces = pattern.split('*')
+    first, last = pieces[0], pieces[-1]
+    tail = len(name) - len(last)
+    if len(first) > tail or not _segment_at(name, 0, first) or not _segment_at(name, tail, last):
+        return False
+    pos = len(first)
+    for piece in pieces[1:-1]:
+        if piece:
+            found = _find_segment(name, piece, pos, tail)
+            if found < 0:
+                return False
+            pos = found + len(piece)
+    return True
 
 
 def match_pattern_list(name, patterns, lower=True):

@@ -13,9 +13,11 @@ __metaclass__ = type
 
 import os
 import re
+import time
 
 from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import collateral_changes
 from ansible_collections.keepalive.ssh.plugins.module_utils.staging import Stage
+from ansible_collections.keepalive.ssh.plugins.module_utils.userread import TIMEOUT, PrivateDir, UserFileError, run_bounded
 
 # Where OpenSSH lives on the distributions we support when PATH lacks sbin.
 SBIN_DIRS = ['/usr/sbin', '/usr/local/sbin', '/sbin', '/usr/bin', '/usr/local/bin']
@@ -35,20 +37,61 @@ def find_binary(module, name, param, package):
     return found
 
 
-def run_tool(module, argv):
-    """The one way the modules run an OpenSSH tool on a staged tree: (rc, stdout, stderr)."""
-    return module.run_command(argv, environ_update={'LC_ALL': 'C'})
+class Limits:
+    """Who runs the tools and for how long: ``identity`` (a user's files: as that user, see userread) or
+    None (root's own files); ``timeout`` per command, and for a user one budget for all of a call's
+    commands (a file with thousands of Host lines cannot multiply it)."""
+
+    def __init__(self, identity=None, timeout=TIMEOUT):
+        self.identity, self.timeout = identity, timeout
+        self.deadline = time.time() + timeout if identity is not None else None
+
+    def left(self):
+        if self.deadline is None:
+            return self.timeout
+        return max(min(self.timeout, self.deadline - time.time()), 0)
+
+    def fail(self, module, msg, **kw):
+        """A user's file: UserFileError (the caller skips that user); root's own: the module fails."""
+        if self.identity is not None:
+            raise UserFileError(msg)
+        module.fail_json(msg=msg, **kw)
 
 
-def _staged_runs(module, tree, argv_for, original=False):
+def run_tool(module, argv, limits=None):
+    """The one way the modules run an OpenSSH tool on a staged tree: (rc, stdout, stderr).
+
+    Killed with its process group after the limit; for a user's files it runs as the user
+    (userread.run_bounded: uid, gid, groups, no new privileges, clean environment).
+    """
+    limits = limits or Limits()
+    left = limits.left()
+    rc, out, err = run_bounded(argv, left, limits.identity) if left > 0 else (None, '', '')
+    if rc is None:
+        limits.fail(module, 'validation failed, nothing was changed: %s did not finish within %d s '
+                            '(command_timeout)' % (os.path.basename(argv[0]), limits.timeout), cmd=argv[0])
+    return rc, out, err
+
+
+def _staged_runs(module, tree, argv_for, original=False, limits=None):
     """[(argv, rc, out, err)] of ``argv_for(staged_main)`` on a staged copy of the tree (as edited,
-    or as it was read), with the staged paths in every text mapped back to the real ones."""
-    stage = Stage(tree, tmpdir=module.tmpdir, original=original)
+    or as it was read), with the staged paths in every text mapped back to the real ones.
+
+    A user's tree is staged in a directory only that user can read (userread.PrivateDir)."""
+    limits = limits or Limits()
+    private = PrivateDir(limits.identity) if limits.identity is not None else None
+    stage = Stage(tree, tmpdir=private.path if private else module.tmpdir, original=original)
     runs = []
-    with stage as staged:
-        for argv in argv_for(staged):
-            rc, out, err = run_tool(module, argv)
-            runs.append(([stage.unstage(a) for a in argv], rc, stage.unstage(out), stage.unstage(err)))
+    try:
+        with stage as staged:
+            if private:
+                private.give_away()
+            for argv in argv_for(staged):
+                rc, out, err = run_tool(module, argv, limits)
+                runs.append(([stage.unstage(a) for a in argv], rc, stage.unstage(out), stage.unstage(err)))
+    finally:
+        if private:
+            private.remove()
     return runs
 
 
@@ -133,11 +176,11 @@ def _rejection(tool, error, candidate, runs):
             % (tool, error.place(candidate), error.reason, hint))
 
 
-def _fail_validation(module, tree, argv_for, failed, managed):
+def _fail_validation(module, tree, argv_for, failed, managed, limits):
     """A candidate was rejected: validate the original too, and fail with an honest message."""
     argv, rc = failed[0], failed[1]
     tool = os.path.basename(argv[0])
-    before = [r for r in _staged_runs(module, tree, argv_for, original=True) if r[1] != 0]
+    before = [r for r in _staged_runs(module, tree, argv_for, original=True, limits=limits) if r[1] != 0]
     if before:
         error = ToolError.parse(before[0][3] or before[0][2], managed)
         msg = _rejection(tool, error, None, before)
@@ -145,11 +188,12 @@ def _fail_validation(module, tree, argv_for, failed, managed):
         error = ToolError.parse(failed[3] or failed[2], managed)
         msg = _rejection(tool, error, tree, [failed])
     detail = '%s: %s' % (error.place(), error.reason) if error is not None else ''
-    module.fail_json(msg='validation failed, nothing was changed: %s' % msg, rc=rc, cmd=' '.join(argv),
-                     stderr=detail)
+    limits.fail(module, 'validation failed, nothing was changed: %s' % msg, rc=rc, cmd=' '.join(argv),
+                stderr=detail)
 
 
-def validate_tree(module, tree, argv_for, probes=(), managed_keywords=(), managed_files=None):
+def validate_tree(module, tree, argv_for, probes=(), managed_keywords=(), managed_files=None, identity=None,
+                  timeout=TIMEOUT):
     """Validate an edited tree with OpenSSH itself, and prove the edit changes nothing else.
 
     ``argv_for(staged_main_path)`` returns the validating commands (argv lists);
@@ -160,25 +204,34 @@ def validate_tree(module, tree, argv_for, probes=(), managed_keywords=(), manage
     module, naming the keyword and ``what``.  ``managed_files``: files whose
     lines errors may quote (default: every file of the tree).
     Returns the stdout of each validating command, in order.
+
+    With ``identity`` (a user's files) every command runs as that user on a copy only they can read,
+    all of them within ``timeout`` seconds, and a failure raises UserFileError instead (the caller
+    skips the user); without, root runs each command, killed after ``timeout`` seconds.
     """
+    limits = Limits(identity, timeout)
     managed = set(managed_files if managed_files is not None else tree.files())
     checks = len(argv_for('/'))
-    runs = _staged_runs(module, tree, lambda staged: argv_for(staged) + [fn(staged) for _what, fn in probes])
+    runs = _staged_runs(module, tree, lambda staged: argv_for(staged) + [fn(staged) for _what, fn in probes],
+                        limits=limits)
     for run in runs:
         if run[1] != 0:
             _fail_validation(module, tree, lambda staged: argv_for(staged) + [fn(staged) for _w, fn in probes],
-                             run, managed)
+                             run, managed, limits)
     if probes:
-        before = _staged_runs(module, tree, lambda staged: [fn(staged) for _what, fn in probes], original=True)
+        before = _staged_runs(module, tree, lambda staged: [fn(staged) for _what, fn in probes], original=True,
+                              limits=limits)
         for (what, _fn), old, new in zip(probes, before, runs[checks:]):
             if old[1] != 0:
                 continue  # the original cannot be evaluated for this one: nothing to compare with
             changed = collateral_changes(old[2], new[2], managed_keywords)
             if changed:
-                module.fail_json(msg='no-collateral check failed, nothing was changed: our change would change '
-                                     'the effective %s for %s (%s before and after differ). This is a bug in '
-                                     'keepalive.ssh; please report it with the file.'
-                                     % (', '.join(changed), what, os.path.basename(new[0][0])))
+                # a user's Match exec can answer differently each time: that user is skipped, not the host
+                limits.fail(module, 'no-collateral check failed, nothing was changed: our change would change '
+                                    'the effective %s for %s (%s before and after differ). This is a bug in '
+                                    'keepalive.ssh unless the file has run-time conditions (Match exec); '
+                                    'please report it with the file.'
+                                    % (', '.join(changed), what, os.path.basename(new[0][0])))
     return [run[2] for run in runs[:checks]]
 
 

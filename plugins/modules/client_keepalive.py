@@ -21,6 +21,9 @@ description:
   - Leaves other blocks, comments and keywords untouched; edits values in place.
   - The candidate is checked with C(ssh -G -F) before it replaces the file. As root in a user's home
     it never follows a symlink or hard link planted there, and writes atomically.
+  - A user's files are read, and checked with C(ssh -G), B(as that user) (uid, gid, groups, no new
+    privileges, clean environment, time limit), never with root's rights; see C(docs/security.md).
+    A user whose files cannot be used is skipped with the reason in RV(skipped_users), unless O(strict=true).
 author:
   - keepalive.ssh developers (@keepalive-ssh)
 options:
@@ -153,6 +156,25 @@ options:
     description: ssh executable used for validation.
     type: str
     default: ssh
+  command_timeout:
+    description:
+      - Seconds each reading of a user's files and each C(ssh -G) may take; the whole process group is
+        killed after that and the user is skipped (see O(strict)).
+      - Also bounds the wait for another run's lock on the user's C(.ssh) directory.
+    type: int
+    default: 30
+  max_file_size:
+    description:
+      - Largest file, in bytes, read of a user's config or of a file it includes. A larger file, a
+        FIFO, a device, a symlink or a hard-linked file skips the user (see O(strict)).
+    type: int
+    default: 1048576
+  strict:
+    description:
+      - Fail the task when a user's files cannot be used (unsafe, locked, unreadable, unparsable, too
+        big, too slow) instead of skipping that user and going on with the others (RV(skipped_users)).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - keepalive.ssh.attributes
   - keepalive.ssh.attributes.writer
@@ -233,6 +255,14 @@ messages:
   returned: always
   type: list
   elements: str
+skipped_users:
+  description:
+    - Users whose files were left alone, with the file and the reason (names files, never quotes them).
+      Not named C(skipped), which Ansible would read as "task skipped".
+  returned: always
+  type: list
+  elements: dict
+  sample: [{user: mallory, path: /home/mallory/.ssh/config, reason: "/home/mallory/.ssh/fifo is not a regular file"}]
 removed:
   description:
     - When a block is C(absent), every line removed (or that would be in check mode), as found before the
@@ -264,21 +294,29 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     ClientPlan,
     JobError,
     client_result,
+    check_limits,
     client_warnings,
     command_for,
     file_mode,
     host_specs,
     jobs,
     parse_mode,
+    skip_entry,
     target,
     validation,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath
-from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, Document
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH
 from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
     diff_entries,
     find_binary,
     validate_tree,
+)
+from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
+    Identity,
+    UserFiles,
+    UserFileError,
+    ssh_g_argv,
 )
 
 
@@ -290,12 +328,12 @@ def custom(command):
 def ssh_g(ssh, specs):
     """Validators: one 'ssh -G -F' per managed pattern, which also tells the values ssh will use."""
     probes = [s.probe for s in specs if s.state == 'present'] or ['localhost']
-    return lambda staged: [[ssh, '-G', '-F', staged, probe] for probe in probes]
+    return lambda staged: [ssh_g_argv(ssh, staged, probe) for probe in probes]
 
 
 def collateral_probes(ssh, tree):
     """'ssh -G' for every name the file's Host/Match lines mention and a few generic ones, before and after."""
-    return [('host %s' % name, lambda staged, name=name: [ssh, '-G', '-F', staged, name])
+    return [('host %s' % name, lambda staged, name=name: ssh_g_argv(ssh, staged, name))
             for name in client_probe_hosts(tree)]
 
 
@@ -317,7 +355,7 @@ def disagreements(specs, outputs):
 
 def run_module():
     module = AnsibleModule(supports_check_mode=True, **CLIENT_SPEC)
-    results = []
+    results, skipped = [], []
     label = ''
     try:
         command, deprecations = validation(module.params)
@@ -333,14 +371,25 @@ def run_module():
             specs = host_specs(job['hosts'], job['state'], module.params, job['prefix'])
             label = job['label']
             prepared.append((job, specs, target(job, module.params['drop_in'])))
+        check_limits(module.params)
         for job, specs, where in prepared:
             label = job['label']
-            results.append(run_job(module, job, specs, where, command))
+            try:
+                results.append(run_job(module, job, specs, where, command))
+            except (JobError, UnsafePath, UserFileError) as e:
+                if not job['user']:
+                    raise
+                # one user's file must not stop the host: skip it, say why (strict turns this into a failure)
+                skipped.append(skip_entry(job, where, e))
+                if module.params['strict']:
+                    raise
     except InputError as e:
         module.fail_json(msg=str(e))
-    except (JobError, UnsafePath) as e:
-        module.fail_json(msg='%s%s' % (label, e))
-    module.exit_json(**client_result(module.params, results))
+    except (JobError, UnsafePath, UserFileError) as e:
+        module.fail_json(msg='%s%s' % (label, e), skipped_users=skipped)
+    for entry in skipped:
+        module.warn('%s: skipped (%s)' % (entry['user'], entry['reason']))
+    module.exit_json(**client_result(module.params, results, skipped))
 
 
 def run_job(module, job, specs, where, command):
@@ -367,27 +416,36 @@ def run_job(module, job, specs, where, command):
             directory.close()
 
 
+def reader_for(module, job, path):
+    """How the job's files are read: a user's as that user, within the limits (userread); root's own as root."""
+    if not job['user']:
+        return {}, None
+    identity = Identity.of(job['user'])
+    files = UserFiles.read(identity, [path], SSH, module.params['max_file_size'], module.params['command_timeout'])
+    return files.reader(), identity
+
+
 def edit(module, job, directory, path, name, specs, uid, gid, mode, default_mode, command):
     st = None
     if directory is not None:
-        directory.lock()
+        directory.lock(module.params['command_timeout'])
         st = directory.stat(name)
-
-    def load(file_path):
-        if file_path == path:
-            data = directory.read(name) if directory is not None else None
-            return Document.from_bytes(data or b'', SSH, path)
-        return Document.load(file_path, SSH)
-
-    plan = ClientPlan(job, specs, path, file_mode(st), mode, default_mode, loader=load)
+    reader, identity = reader_for(module, job, path)
+    plan = ClientPlan(job, specs, path, file_mode(st), mode, default_mode, **reader)
     if command == DEFAULT_VALIDATION and plan.changed:
         ssh = find_binary(module, module.params['ssh_binary'], 'ssh_binary', 'openssh-client')
+        # OpenSSH's words are quoted only for the managed file, and for a user's only when it is theirs
+        shown = [path] if identity is None or st is None or st.st_uid == identity.uid else []
+        limits = dict(identity=identity, timeout=module.params['command_timeout'])
         outputs = validate_tree(module, plan.tree, ssh_g(ssh, specs), probes=collateral_probes(ssh, plan.tree),
-                                managed_keywords=managed_keywords(specs), managed_files=[path])
+                                managed_keywords=managed_keywords(specs), managed_files=shown, **limits)
         for warning in disagreements(specs, outputs):
             plan.report.warn(warning)
     elif command is not None and plan.changed:
-        validate_tree(module, plan.tree, custom(command), managed_files=[path])
+        # the admin's command, but on a user's content: run as that user too (their Match exec, their rights)
+        shown = [path] if identity is None or st is None or st.st_uid == identity.uid else []
+        validate_tree(module, plan.tree, custom(command), managed_files=shown, identity=identity,
+                      timeout=module.params['command_timeout'])
     result = plan.result()
     main = plan.tree.main
     if plan.changed and not module.check_mode:

@@ -93,11 +93,27 @@ options:
   expect_server:
     description: "Expected server values, C({client_alive_interval: 60, client_alive_count_max: 10})."
     type: dict
+  command_timeout:
+    description: Seconds each C(sshd -T), each C(ssh -G) and each reading of a user's files may take.
+    type: int
+    default: 30
+  max_file_size:
+    description: Largest file, in bytes, read of a user's config or of a file it includes.
+    type: int
+    default: 1048576
+  strict:
+    description:
+      - Fail when a user's files cannot be used instead of reporting that user not compliant with the
+        reason (RV(clients), RV(skipped_users)) and going on.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - keepalive.ssh.attributes
   - keepalive.ssh.attributes.info
 notes:
   - C(sshd -T) needs root (it reads the host keys).
+  - Each user's files, and the system ssh_config as that user sees it, are read and evaluated with
+    C(ssh -G) B(as that user), never as root (see C(docs/security.md)).
 seealso:
   - module: keepalive.ssh.sshd_keepalive
   - module: keepalive.ssh.client_keepalive
@@ -151,6 +167,12 @@ ssh_version:
   description: OpenSSH version of the ssh binary.
   returned: when users are listed
   type: str
+skipped_users:
+  description: Users whose files could not be audited (they are not compliant), with the reason.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{user: mallory, path: /home/mallory/.ssh/config, reason: "ssh -G did not finish within 30 s (command_timeout)"}]
 compliant:
   description: True when every expected value is what OpenSSH uses (always true without expectations).
   returned: always
@@ -167,12 +189,13 @@ import contextlib
 import os
 import pwd
 import re
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     CLIENT_KEYWORDS,
     SERVER_KEYWORDS,
+    InputError,
+    check_host_name,
     check_patterns,
     client_effective,
     server_effective,
@@ -180,7 +203,19 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import DEPRECATED_IN
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, ConfigError, Tree
 from ansible_collections.keepalive.ssh.plugins.module_utils.staging import Stage
+from ansible_collections.keepalive.ssh.plugins.module_utils.plans import check_limits
 from ansible_collections.keepalive.ssh.plugins.module_utils.support import find_binary
+from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
+    MAX_BYTES,
+    TIMEOUT,
+    Identity,
+    PrivateDir,
+    UserFileError,
+    UserFiles,
+    reduce_openssh_error,
+    run_bounded,
+    ssh_g_argv,
+)
 
 SERVER_EXPECT = {'client_alive_interval': 'ClientAliveInterval', 'client_alive_count_max': 'ClientAliveCountMax'}
 CLIENT_EXPECT = {'server_alive_interval': 'ServerAliveInterval', 'server_alive_count_max': 'ServerAliveCountMax'}
@@ -189,7 +224,7 @@ CONNECTION_KEYS = ('user', 'host', 'addr', 'laddr', 'lport', 'rdomain')
 
 def version(module, binary):
     """'OpenSSH_9.2' from '-V' (old sshd print it in their usage message instead)."""
-    _rc, out, err = module.run_command([binary, '-V'])
+    _rc, out, err = run_bounded([binary, '-V'], module.params['command_timeout'])
     found = re.search(r'OpenSSH_[\w.]+', err + out)
     return found.group(0) if found else 'unknown'
 
@@ -212,9 +247,15 @@ def server_side(module, p, drift):
     unknown = set(conn) - set(CONNECTION_KEYS)
     if unknown:
         module.fail_json(msg='connection: unknown key(s) %s; use %s' % (', '.join(sorted(unknown)), ', '.join(CONNECTION_KEYS)))
+    for key, value in conn.items():
+        if value is not None and not re.match(r'^[^\s,=\x00-\x1f]+$', str(value)):
+            module.fail_json(msg='connection.%s must be one word without "," or "=", got %r' % (key, value))
     if conn:
         argv += ['-C', ','.join('%s=%s' % (k, conn[k]) for k in CONNECTION_KEYS if conn.get(k) is not None)]
-    rc, out, err = module.run_command(argv, environ_update={'LC_ALL': 'C'})
+    rc, out, err = run_bounded(argv, p['command_timeout'])
+    if rc is None:
+        module.fail_json(msg='sshd -T did not finish within %d s (command_timeout)' % p['command_timeout'],
+                         cmd=' '.join(argv))
     if rc != 0:
         module.fail_json(msg='sshd -T could not read %s: %s' % (path, (err or out).strip()), rc=rc, cmd=' '.join(argv))
     effective = dict((k, v) for k, v in parse_settings(out).items()
@@ -241,12 +282,13 @@ def user_config(module, entry):
         module.fail_json(msg='users: %s does not exist in the passwd database' % entry['name'])
 
 
-def client_values(module, ssh, wrapper, trees, name, entry, expected, drift):
-    """ServerAlive* for one host name: value from ssh -G, source from the engine, drift against expectations."""
-    rc, out, err = module.run_command([ssh, '-G', '-F', wrapper, name], environ_update={'LC_ALL': 'C'})
+def client_values(module, ssh, wrapper, trees, name, entry, expected, drift, identity, unstage):
+    """ServerAlive* for one host name: value from ssh -G (run as the user), source from the engine, drift."""
+    rc, out, err = run_bounded(ssh_g_argv(ssh, wrapper, name), module.params['command_timeout'], identity)
+    if rc is None:
+        raise UserFileError('ssh -G did not finish within %d s (command_timeout)' % module.params['command_timeout'])
     if rc != 0:
-        module.fail_json(msg='ssh -G could not read the configuration of %s (%s): %s'
-                         % (entry['name'], ', '.join(t.path for t in trees), err.strip()))
+        raise UserFileError('ssh -G could not read the configuration: %s' % reduce_openssh_error(err, unstage))
     values = parse_settings(out)
     sources = {}
     for tree in trees:
@@ -262,30 +304,54 @@ def client_values(module, ssh, wrapper, trees, name, entry, expected, drift):
 
 
 def client_side(module, p, ssh, entry, drift):
-    """ssh -G for every host of interest, reading the user's file then the system file, as ssh does."""
+    """ssh -G for every host of interest, reading the user's file then the system file, as ssh does.
+
+    Everything is read and evaluated as the user (module_utils/userread.py): their Match exec runs as
+    them, a file they cannot read is refused as for their own ssh.  A user whose files cannot be
+    used is reported not compliant, with the reason, and the audit goes on.
+    """
     config = user_config(module, entry)
     expected = {}
     for n, block in enumerate(entry.get('expect') or []):
         probe = check_patterns('users.expect[%d].pattern' % n, block['pattern'])[0]
         expected[probe] = block
-    names = list(dict.fromkeys(list(expected) + list(p['host_names'])))
-    files = [f for f in (config, p['system_config']) if f and os.path.isfile(f)]
+    names = list(dict.fromkeys(list(expected) + [check_host_name('host_names[%d]' % n, h)
+                                                 for n, h in enumerate(p['host_names'])]))
+    identity = Identity.of(entry['name'])
+    paths = [f for f in (config, p['system_config']) if f]
     hosts = {}
+    exists = None
+    private = PrivateDir(identity)
     try:
-        trees = [Tree(x, SSH) for x in files]
-        # ssh refuses to Include another user's file when run as root, and -F replaces both files:
-        # stage root-owned copies and include them in ssh's order (user, then system) from a wrapper.
+        files = UserFiles.read(identity, paths, SSH, p['max_file_size'], p['command_timeout'])
+        exists = files.data(config) is not None
+        trees = [Tree(x, SSH, **files.reader()) for x in paths if files.data(x) is not None]
+        # -F replaces both files: staged copies, included in ssh's order (user, then system) from a
+        # wrapper, in a directory only the user can read
         with contextlib.ExitStack() as stack:
-            staged = [stack.enter_context(Stage(tree, tmpdir=module.tmpdir)) for tree in trees]
-            fd, wrapper = tempfile.mkstemp(prefix='keepalive-info-', dir=module.tmpdir)
-            stack.callback(os.unlink, wrapper)
-            with os.fdopen(fd, 'w') as f:
+            stages = [Stage(tree, tmpdir=private.path) for tree in trees]
+            staged = [stack.enter_context(stage) for stage in stages]
+            wrapper = os.path.join(private.path, 'wrapper')
+            with open(wrapper, 'w') as f:
                 f.write(''.join('Include "%s"\n' % x for x in staged))
+            private.give_away()
+
+            def unstage(text):
+                for stage in stages:
+                    text = stage.unstage(text)
+                return text
             for name in names:
-                hosts[name] = client_values(module, ssh, wrapper, trees, name, entry, expected, drift)
-    except ConfigError as e:
-        module.fail_json(msg='%s: %s' % (entry['name'], e))
-    return {'config': config, 'exists': os.path.isfile(config), 'hosts': hosts}
+                hosts[name] = client_values(module, ssh, wrapper, trees, name, entry, expected, drift,
+                                            identity, unstage)
+    except (UserFileError, ConfigError) as e:
+        reason = str(e)
+        if p['strict']:
+            module.fail_json(msg='%s: %s' % (entry['name'], reason))
+        drift.append('%s: not compliant, not audited: %s' % (entry['name'], reason))
+        return {'config': config, 'exists': exists, 'hosts': {}, 'compliant': False, 'reason': reason}
+    finally:
+        private.remove()
+    return {'config': config, 'exists': exists, 'hosts': hosts}
 
 
 def deprecated(name):
@@ -311,10 +377,17 @@ def main():
             host_names=dict(type='list', elements='str', default=[], aliases=['hosts'],
                             deprecated_aliases=deprecated('hosts')),
             expect_server=dict(type='dict'),
+            command_timeout=dict(type='int', default=TIMEOUT),
+            max_file_size=dict(type='int', default=MAX_BYTES),
+            strict=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
     p = module.params
+    try:
+        check_limits(p)
+    except InputError as e:
+        module.fail_json(msg=str(e))
     drift = []
     result = dict(changed=False)
     if p['path']:
@@ -325,8 +398,12 @@ def main():
         result['ssh_version'] = version(module, ssh)
         for entry in p['users']:
             if entry['state'] == 'present':
-                clients[entry['name']] = client_side(module, p, ssh, entry, drift)
-    result.update(clients=clients, compliant=not drift, drift=drift)
+                try:
+                    clients[entry['name']] = client_side(module, p, ssh, entry, drift)
+                except InputError as e:
+                    module.fail_json(msg=str(e))
+    skipped = [dict(user=n, path=c['config'], reason=c['reason']) for n, c in clients.items() if 'reason' in c]
+    result.update(clients=clients, compliant=not drift, drift=drift, skipped_users=skipped)
     module.exit_json(**result)
 
 

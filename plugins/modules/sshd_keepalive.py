@@ -115,6 +115,10 @@ options:
         configuration directory, C(/etc/ssh) on every common distribution.
     type: path
     default: /etc/ssh
+  command_timeout:
+    description: Seconds the validation (C(sshd -t) or the O(validate) command) may take before it is killed.
+    type: int
+    default: 30
 extends_documentation_fragment:
   - keepalive.ssh.attributes
   - keepalive.ssh.attributes.writer
@@ -340,7 +344,8 @@ def run_module():
             if command == DEFAULT_VALIDATION:
                 sshd = find_binary(module, p['sshd_binary'], 'sshd_binary', 'openssh-server')
             validate_tree(module, tree, validators(command, sshd), probes=collateral_probes(command, sshd, tree),
-                          managed_keywords=[k for k, v in settings.items() if v is not None])
+                          managed_keywords=[k for k, v in settings.items() if v is not None],
+                          timeout=p['command_timeout'])
         backups = {}
         if changed_docs and not module.check_mode:
             backups = replace_files(module, changed_docs, p['backup'])

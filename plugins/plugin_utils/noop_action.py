@@ -22,6 +22,7 @@ from ansible.utils.display import Display
 from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import InputError
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import JobError
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import ConfigError
+from ansible_collections.keepalive.ssh.plugins.module_utils.userread import MAX_BYTES, TIMEOUT
 from ansible_collections.keepalive.ssh.plugins.plugin_utils.snapshot import Snapshot, Unsupported, decide
 
 display = Display()
@@ -109,7 +110,7 @@ class NoOpAwareAction(ActionBase):
 
     def decision(self, params, run, diff):
         """(the module's unchanged result or None, why not, the snapshot); ``run(script)`` → (rc, stdout)."""
-        snapshot = Snapshot(run)
+        snapshot = Snapshot(run, params.get('max_file_size') or MAX_BYTES, params.get('command_timeout') or TIMEOUT)
         try:
             result = decide(snapshot, lambda snap: self.plan(params, snap, diff), self.first_requests(params))
         except (Unsupported, InputError, JobError, ConfigError, KeyError) as e:

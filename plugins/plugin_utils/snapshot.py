@@ -27,10 +27,14 @@ import os
 import shlex
 
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import Document
+from ansible_collections.keepalive.ssh.plugins.module_utils.userread import MAX_BYTES, TIMEOUT, setpriv_prefix
 
 MAX_ROUNDS = 6
 BEGIN, END = 'keepalive.ssh-probe-begin', 'keepalive.ssh-probe-end'
 
+# Files below a user's home are read by a shell running as that user (userread.setpriv_prefix: the
+# user's uid, gid and groups, no new privileges, clean environment, time limit), at most CAP bytes each:
+# what a racer swapping paths can make it read is what the user can read anyway.
 # One function per request kind, called with the request's index and path (or user name); every
 # record ends with a line holding a single dot.  No command substitution: on a fleet each fork counts.
 # k: what a path is, without following a final symlink.  m: a regular file's mode, links, owner and
@@ -42,7 +46,7 @@ k() { if [ -L "$1" ]; then t=link; elif [ -f "$1" ]; then t=file; elif [ -d "$1"
 n() { case $1 in *[!A-Za-z0-9._+,@%-]*|'') printf '=%s\n' "$(printf '%s' "$1" | base64 | tr -d '\n')";;
       *) printf '%s\n' "$1";; esac; }
 m() { stat -c '%a %h %u %g' -- "$1" 2>/dev/null || stat -f '%Lp %l %u %g' "$1" 2>/dev/null || echo '? ? ? ?'
-      base64 < "$1" 2>/dev/null || echo '!'; echo .; }
+      { head -c "$CAP" | base64; } < "$1" 2>/dev/null || echo '!'; echo .; }
 f() { k "$2"; printf 'F %s %s\n' "$1" "$t"; if [ "$t" = file ]; then m "$2"; else echo .; fi; }
 d() { k "$2"; printf 'D %s %s\n' "$1" "$t"
       if [ "$t" != dir ]; then echo .; return; fi
@@ -101,18 +105,40 @@ def _name(field):
         raise Unsupported('undecodable name in the probe output')
 
 
-def probe_script(requests):
-    """The shell command that answers ``requests`` ((kind, name) pairs) in one round."""
-    calls = ['%s %d %s' % (kind, i, shlex.quote(name)) for i, (kind, name) in enumerate(requests)]
+def _owner(name, homes):
+    """(uid, gid) of the user whose home holds ``name``, or None (root's own files)."""
+    for top, ids in homes.items():
+        if name == top or name.startswith(top.rstrip('/') + '/'):
+            return ids
+    return None
+
+
+def probe_script(requests, homes=None, max_bytes=MAX_BYTES, timeout=TIMEOUT):
+    """The shell command that answers ``requests`` ((kind, name) pairs) in one round.
+
+    ``homes`` ({directory: (uid, gid)}): paths below one are read as that user (see userread).
+    """
+    homes = homes or {}
+    functions = 'CAP=%d\n%s' % (max_bytes + 1, _FUNCTIONS)
+    own, as_user = [], {}
+    for i, (kind, name) in enumerate(requests):
+        call = '%s %d %s' % (kind, i, shlex.quote(name))
+        ids = _owner(name, homes) if kind != 'u' else None
+        (as_user.setdefault(ids, []) if ids else own).append(call)
+    for (uid, gid), calls in sorted(as_user.items()):
+        argv = setpriv_prefix(uid, gid, timeout) + ['sh', '-c', functions + '\n'.join(calls)]
+        own.append(' '.join(shlex.quote(a) for a in argv) + ' </dev/null')
     # the markers keep out whatever the login shell's rc files print
-    return '%secho %s\n%s\necho %s\n' % (_FUNCTIONS, BEGIN, '\n'.join(calls), END)
+    return '%secho %s\n%s\necho %s\n' % (functions, BEGIN, '\n'.join(own), END)
 
 
 class Snapshot:
     """Files, directories and users of one host, as far as fetched; ``run(script)`` → (rc, stdout)."""
 
-    def __init__(self, run):
+    def __init__(self, run, max_bytes=MAX_BYTES, timeout=TIMEOUT):
         self._run = run
+        self.max_bytes, self.timeout = max_bytes, timeout
+        self.homes = {}
         self.files = {}
         self.dirs = {}
         self.users = {}
@@ -122,7 +148,8 @@ class Snapshot:
 
     def fetch(self, requests):
         self.rounds += 1
-        _rc, out = self._run(probe_script(requests))  # the rc is the last test's; the END marker tells
+        # the rc is the last test's; the END marker tells
+        _rc, out = self._run(probe_script(requests, self.homes, self.max_bytes, self.timeout))
         lines = out.splitlines()
         if BEGIN not in lines or END not in lines:
             raise Unsupported('the probe did not run to its end')
@@ -130,6 +157,10 @@ class Snapshot:
         for kind, name in requests:
             if not self._has(kind, name):
                 raise Unsupported('the probe did not answer %s %s' % (kind, name))
+
+    def read_as(self, home, uid, gid):
+        """Read everything below ``home`` as uid:gid from now on."""
+        self.homes[home] = (uid, gid)
 
     def _has(self, kind, name):
         return name in {'f': self.files, 'd': self.dirs, 'u': self.users}[kind]
@@ -194,10 +225,12 @@ class Snapshot:
         return self.users[name]
 
     def regular_file(self, path):
-        """The Entry of a plain file with one link; anything else is the module's to judge."""
+        """The Entry of a plain file with one link within the size cap; anything else is the module's to judge."""
         entry = self.entry(path)
         if entry.kind != 'file' or entry.nlink != 1:
             raise Unsupported('%s is a %s with %s links' % (path, entry.kind, entry.nlink))
+        if len(entry.data) > self.max_bytes:
+            raise Unsupported('%s is larger than %d bytes' % (path, self.max_bytes))
         return entry
 
     def real_dir(self, path):

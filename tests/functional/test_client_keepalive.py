@@ -1,10 +1,11 @@
 """client_keepalive run for real; the truth comes from `ssh -G`."""
 import os
+import pathlib
 import shutil
 
 import pytest
 
-from kalib import FIXTURES, owner, run_module, ssh_G
+from kalib import FIXTURES, owner, refusal, run_module, ssh_G
 
 PROFILE_HOSTS = [
     dict(pattern='bastion', server_alive_interval=30, server_alive_count_max=20),
@@ -52,9 +53,11 @@ def test_existing_mode_and_owner_are_kept(user, tmp_path):
     config = os.path.join(ssh_dir, 'config')
     with open(config, 'w') as f:
         f.write('Host gitlab\n    User git\n')
-    os.chmod(config, 0o640)  # root-owned, 0640: not ours to change
+    # root-owned, group the user's, 0640: not ours to change (and readable by the user, as whom it is read)
+    os.chown(config, 0, user.pw_gid)
+    os.chmod(config, 0o640)
     run_module('client_keepalive', dict(user=user.pw_name, hosts=PROFILE_HOSTS[:1]))
-    assert owner(config) == ('root', 'root', '0o640')
+    assert owner(config) == ('root', user.pw_name, '0o640')
     run_module('client_keepalive', dict(user=user.pw_name, hosts=PROFILE_HOSTS[:1], mode='0600'))
     assert owner(config)[2] == '0o600'
 
@@ -78,6 +81,7 @@ def test_check_mode_diff_equals_real_diff(user, tmp_path):
 def test_backup_has_same_owner_and_mode(user):
     ssh_dir = os.path.join(user.pw_dir, '.ssh')
     os.makedirs(ssh_dir, mode=0o700)
+    os.chown(ssh_dir, user.pw_uid, user.pw_gid)
     config = os.path.join(ssh_dir, 'config')
     with open(config, 'w') as f:
         f.write('Host old\n    User x\n')
@@ -113,13 +117,14 @@ def test_bad_input_names_the_parameter(user, host, message):
     assert not os.path.exists(os.path.join(user.pw_dir, '.ssh', 'config'))
 
 
-def test_symlinked_config_is_refused(user):
+@pytest.mark.parametrize('strict', [False, True])
+def test_symlinked_config_is_refused(user, strict):
     ssh_dir = os.path.join(user.pw_dir, '.ssh')
     os.makedirs(ssh_dir)
     os.symlink('/etc/passwd', os.path.join(ssh_dir, 'config'))
     before = open('/etc/passwd').read()
-    result = run_module('client_keepalive', dict(user=user.pw_name, hosts=PROFILE_HOSTS))
-    assert result['failed'] and 'is a symlink' in result['msg']
+    result = run_module('client_keepalive', dict(user=user.pw_name, hosts=PROFILE_HOSTS, strict=strict))
+    assert 'is a symlink' in refusal(result, user.pw_name, strict)
     assert open('/etc/passwd').read() == before
 
 
@@ -128,19 +133,23 @@ def test_symlinked_ssh_dir_is_refused(user, tmp_path):
     target.mkdir()
     os.symlink(str(target), os.path.join(user.pw_dir, '.ssh'))
     result = run_module('client_keepalive', dict(user=user.pw_name, hosts=PROFILE_HOSTS))
-    assert result['failed'] and 'symlink or not a directory' in result['msg']
+    assert 'symlink or not a directory' in refusal(result, user.pw_name)
     assert os.listdir(str(target)) == []
 
 
-def test_hard_linked_config_is_refused(user, tmp_path):
+def test_hard_linked_config_is_refused(user):
     ssh_dir = os.path.join(user.pw_dir, '.ssh')
     os.makedirs(ssh_dir)
-    victim = tmp_path / 'victim'
+    # on the home's filesystem: hard links cannot cross mounts (the test's /tmp is a bind mount)
+    victim = pathlib.Path(os.path.dirname(user.pw_dir)) / '.keepalive-victim'
     victim.write_text('secret\n')
-    os.link(str(victim), os.path.join(ssh_dir, 'config'))
-    result = run_module('client_keepalive', dict(user=user.pw_name, hosts=PROFILE_HOSTS))
-    assert result['failed'] and 'hard links' in result['msg']
-    assert victim.read_text() == 'secret\n'
+    try:
+        os.link(str(victim), os.path.join(ssh_dir, 'config'))
+        result = run_module('client_keepalive', dict(user=user.pw_name, hosts=PROFILE_HOSTS))
+        assert 'hard links' in refusal(result, user.pw_name)
+        assert victim.read_text() == 'secret\n'
+    finally:
+        victim.unlink()
 
 
 def test_invalid_existing_config_fails_validation_untouched(user, tmp_path):
@@ -171,13 +180,18 @@ def test_system_wide_without_drop_in_support_edits_the_file(tmp_path):
     assert result['path'] == str(main) and alive(main, 'x') == ('60', '10')
 
 
-def test_home_outside_passwd_gets_a_user_owned_ssh_dir(user, tmp_path):
-    home = tmp_path / 'simhome'
+def test_home_outside_passwd_gets_a_user_owned_ssh_dir(user):
+    # a home the user can reach (the file is read as the user), elsewhere than the passwd entry says
+    home = pathlib.Path(os.path.dirname(user.pw_dir)) / '.keepalive-simhome'
+    shutil.rmtree(str(home), ignore_errors=True)
     home.mkdir()
-    config = home / '.ssh' / 'config'
-    run_module('client_keepalive', dict(user=user.pw_name, path=str(config), hosts=PROFILE_HOSTS))
-    assert owner(str(home / '.ssh')) == (user.pw_name, user.pw_name, '0o700')
-    assert owner(str(config)) == (user.pw_name, user.pw_name, '0o600')
+    try:
+        config = home / '.ssh' / 'config'
+        run_module('client_keepalive', dict(user=user.pw_name, path=str(config), hosts=PROFILE_HOSTS))
+        assert owner(str(home / '.ssh')) == (user.pw_name, user.pw_name, '0o700')
+        assert owner(str(config)) == (user.pw_name, user.pw_name, '0o600')
+    finally:
+        shutil.rmtree(str(home))
 
 
 def test_interval_derived_from_nat_idle_timeout(tmp_path):

@@ -3,7 +3,7 @@ with the old names as deprecated aliases, and state=absent that says what it fou
 import os
 import stat
 
-from kalib import SSHD, run_module, ssh_G, sshd_T
+from kalib import SSHD, reachable_by_users, run_module, ssh_G, sshd_T
 
 CLIENT_HOSTS = [dict(pattern='bastion', server_alive_interval=30), dict(pattern='*', server_alive_interval=60)]
 
@@ -151,6 +151,7 @@ def test_old_parameter_names_are_deprecated_aliases(tmp_path, hostkey, users):
     config = sshd_config(tmp_path, 'Port 22\nHostKey %s\nClientAliveInterval 60\n' % hostkey)
     user_config = tmp_path / 'alice' / '.ssh' / 'config'
     user_config.parent.parent.mkdir()  # the home-like directory; .ssh is created for the user
+    reachable_by_users(user_config.parent.parent)  # the user's file is read as the user
     old = run_module('client_keepalive', dict(users=[dict(name='kaalice', config=str(user_config), hosts=CLIENT_HOSTS)]))
     assert old['changed'] and old['results'][0]['path'] == str(user_config)
     assert deprecations(old) == ["Alias 'users[0].config' is deprecated. See the module docs for more information"]

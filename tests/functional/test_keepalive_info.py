@@ -1,7 +1,7 @@
 """keepalive_info: effective values from sshd -T / ssh -G, their sources, drift, and clear failures."""
 import os
 
-from kalib import SSHD, run_module
+from kalib import SSHD, reachable_by_users, run_module
 
 
 def info_args(config, hostkey, **kw):
@@ -52,7 +52,9 @@ def test_client_values_user_then_system_file(tmp_path, user):
     os.makedirs(ssh_dir)
     with open(os.path.join(ssh_dir, 'config'), 'w') as f:
         f.write('Host bastion\n    ServerAliveInterval 30\n')
-    os.chown(os.path.join(ssh_dir, 'config'), user.pw_uid, user.pw_gid)  # another user's file: ssh -G as root refuses it
+    os.chown(os.path.join(ssh_dir, 'config'), user.pw_uid, user.pw_gid)
+    # both files are read as the user, as their own ssh reads them: the system file must be readable
+    reachable_by_users(tmp_path)
     system = tmp_path / 'ssh_config'
     system.write_text('Host *\n    ServerAliveInterval 90\n    ServerAliveCountMax 7\n')
     result = run_module('keepalive_info', dict(sshd_config=None, system_config=str(system), hosts=['other'], users=[

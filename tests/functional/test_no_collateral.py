@@ -16,7 +16,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     collateral_changes,
     server_probe_connections,
 )
-from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, Document, Tree
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, Tree
 from ansible_collections.keepalive.ssh.plugins.module_utils.staging import Stage
 from kalib import FIXTURES, SSHD as SSHD_BIN, materialize, run, run_module, ssh_G
 
@@ -40,6 +40,30 @@ def test_issue_example_user_is_the_same_after_the_run(tmp_path):
     assert result['changed'] and not result.get('failed'), result
     got = ssh_G(config, 'swarm-0')
     assert (got['user'], got['port'], got['serveraliveinterval']) == ('admin', '2222', '30')
+
+
+def test_every_ssh_G_of_the_check_runs_as_the_user(user):
+    """A user's Match exec logs who evaluated the file: validation and both sides of the check, all as them."""
+    artifact = '/tmp/keepalive-place-whoami'
+    if os.path.lexists(artifact):
+        os.unlink(artifact)
+    ssh_dir = os.path.join(user.pw_dir, '.ssh')
+    os.makedirs(ssh_dir, mode=0o700)
+    config = os.path.join(ssh_dir, 'config')
+    with open(config, 'w') as f:
+        f.write('Match exec "id -u >> %s"\n    User x\nHost bastion\n    User ops\nHost *\n    User y\n' % artifact)
+    for path in (ssh_dir, config):
+        os.chown(path, user.pw_uid, user.pw_gid)
+    try:
+        result = run_module('client_keepalive', dict(user=user.pw_name, hosts=HOSTS))
+        assert result['changed'] and not result.get('failed'), result
+        with open(artifact) as f:
+            uids = f.read().split()
+        names = 2 + 3  # bastion, x (for *), then localhost, example.org, keepalive-probe.invalid
+        assert len(uids) >= 2 * names and set(uids) == {str(user.pw_uid)}, uids
+    finally:
+        if os.path.lexists(artifact):
+            os.unlink(artifact)
 
 
 def test_client_check_fails_naming_keyword_and_host(tmp_path):
@@ -76,7 +100,7 @@ def test_client_check_passes_and_runs_only_when_the_file_changes(tmp_path):
     config = tmp_path / 'config'
     shutil.copy(os.path.join(FIXTURES, 'ssh', 'host-star-user-later', 'config'), str(config))
     log = tmp_path / 'calls'
-    counting = script(tmp_path / 'ssh', '#!/bin/sh\necho "$4" >> %s\nexec ssh "$@"\n' % log)
+    counting = script(tmp_path / 'ssh', '#!/bin/sh\nfor a; do last=$a; done\necho "$last" >> %s\nexec ssh "$@"\n' % log)
     args = dict(path=str(config), hosts=[dict(pattern='swarm-0', server_alive_interval=30)], ssh_binary=counting)
     first = run_module('client_keepalive', args)
     assert first['changed'] and not first.get('failed'), first
@@ -170,7 +194,10 @@ def test_client_edits_change_no_other_keyword(tmp_path_factory, name, edits):
     if not tree.main.changed:
         return
     names = client_probe_hosts(tree)
-    argv_for = lambda staged: [['ssh', '-G', '-F', staged, n] for n in names]  # noqa: E731
+
+    def argv_for(staged):
+        return [['ssh', '-G', '-F', staged, n] for n in names]
+
     before, after = outputs(tree, argv_for, True), outputs(tree, argv_for, False)
     for host, old, new in zip(names, before, after):
         assert collateral_changes(old, new, ['ServerAliveInterval', 'ServerAliveCountMax']) == [], (name, host)
@@ -190,7 +217,10 @@ def test_server_edits_change_no_other_keyword(tmp_path_factory, hostkey, name, i
     if not tree.changed_docs():
         return
     specs = server_probe_connections(tree)
-    argv_for = lambda staged: [[SSHD_BIN, '-T', '-f', staged, '-h', str(hostkey), '-C', s] for s in specs]  # noqa: E731
+
+    def argv_for(staged):
+        return [[SSHD_BIN, '-T', '-f', staged, '-h', str(hostkey), '-C', s] for s in specs]
+
     before, after = outputs(tree, argv_for, True), outputs(tree, argv_for, False)
     for spec, old, new in zip(specs, before, after):
         assert collateral_changes(old, new, [k for k, v in settings_.items() if v is not None]) == [], (name, spec)

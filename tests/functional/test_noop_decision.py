@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.keepalive.ssh.plugins.action.client_keepalive import ActionModule as ClientAction
 from ansible_collections.keepalive.ssh.plugins.action.sshd_keepalive import ActionModule as ServerAction
-from kalib import FIXTURES, SSHD, materialize, run_module
+from kalib import FIXTURES, SSHD, materialize, refusal, run_module
 
 COMPARED = ('changed', 'files', 'effective', 'messages', 'warnings', 'path', 'results', 'diff')
 
@@ -49,7 +49,7 @@ def assert_agree(action_cls, module, args):
     checked = run_module(module, args, check=True)
     assert 'failed' not in checked, checked
     if decided is not None:
-        assert checked['changed'] is False
+        assert checked['changed'] is False, checked
         for key in COMPARED:
             assert decided.get(key, []) == checked.get(key, []), key
     else:
@@ -107,6 +107,6 @@ def test_what_the_snapshot_cannot_judge_goes_to_the_module(users):
         assert controller(ClientAction, args) is not None
         os.link(config, config + '.second-link')  # the module refuses hard-linked files
         assert controller(ClientAction, args) is None
-        assert run_module('client_keepalive', args)['failed']
+        assert 'hard links' in refusal(run_module('client_keepalive', args), pw.pw_name)
     finally:
         shutil.rmtree(os.path.join(pw.pw_dir, '.ssh'), ignore_errors=True)

@@ -6,7 +6,7 @@ import os
 import pytest
 import yaml
 
-from kalib import ROOT, run_module
+from kalib import ROOT, reachable_by_users, run_module
 
 # What every module result may carry without RETURN: Ansible's own keys, and the file attributes
 # AnsibleModule.exit_json adds to any result with a `path` (add_path_info).
@@ -92,6 +92,7 @@ def test_client_keepalive_results_match_return(tmp_path, users):
     run('client_keepalive', dict(single, backup=True, hosts=hosts[:1] + [dict(pattern='*', server_alive_interval=61)]))
     run('client_keepalive', dict(single, hosts=[dict(pattern='bastion', state='absent')] + hosts[1:]))
     run('client_keepalive', dict(single, state='absent'))
+    reachable_by_users(tmp_path)  # users' files are read as the user
     for name in ('alice', 'bob'):
         (tmp_path / name).mkdir()
     users_args = dict(users=[dict(name='kaalice', path=str(tmp_path / 'alice' / '.ssh' / 'config'), hosts=hosts),
@@ -110,6 +111,7 @@ def test_client_keepalive_results_match_return(tmp_path, users):
 def test_keepalive_info_results_match_return(sshd_config, tmp_path, users):
     user_config = tmp_path / 'alice' / 'config'
     user_config.parent.mkdir()
+    reachable_by_users(user_config.parent)  # read as the user
     user_config.write_text('Host bastion\n    ServerAliveInterval 30\n')
     run('keepalive_info', dict(path=str(sshd_config), system_config=None))
     run('keepalive_info', dict(path=str(sshd_config), system_config=None, host_names=['bastion'],

@@ -240,3 +240,19 @@ def test_globals_after_match_go_before_the_first_match(tmp_path):
     assert report.warnings == ['ClientAliveCountMax at %s:12 is inside "Match User deploy" (everything after a '
                                'Match line belongs to it); if it was meant to be global it has no global effect'
                                % tree.main.path]
+
+
+def test_commented_default_inside_a_host_block_takes_the_blocks_indentation(tmp_path):
+    path = tmp_path / 'config'
+    path.write_text('Host *\n#   ServerAliveInterval 0\n    SendEnv LANG LC_*\n')
+    tree = Tree(str(path), SSH)
+    apply_client(tree, [HostSpec(('*',), {'ServerAliveInterval': 60})])
+    assert tree.main.render() == 'Host *\n#   ServerAliveInterval 0\n    ServerAliveInterval 60\n    SendEnv LANG LC_*\n'
+
+
+def test_commented_default_with_a_space_after_the_hash_is_not_indented(tmp_path):
+    path = tmp_path / 'sshd_config'
+    path.write_text('Port 22\n# ClientAliveInterval 0\n')
+    tree = Tree(str(path), SSHD, base_dir=str(tmp_path))
+    apply_server(tree, {'ClientAliveInterval': 60})
+    assert tree.main.render() == 'Port 22\n# ClientAliveInterval 0\nClientAliveInterval 60\n'

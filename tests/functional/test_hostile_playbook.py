@@ -1,0 +1,65 @@
+"""A hostile local user against the client role and the audit playbook, through ansible-playbook.
+
+The host must not fail (the site playbook stops the fleet on any failure), the bystander converges,
+no byte of the root-only secret reaches the output or the report, and the report is private.
+"""
+import json
+import os
+import stat
+
+import pytest
+
+from kalib import playbook
+from test_hostile_users import CLASSES, SECRET, USABLE, people, reset, secret, user_file  # noqa: F401
+
+ATTACKS = [c for c in CLASSES if c not in USABLE] + [c for c in CLASSES if c.__name__ == 'match_exec']
+
+
+def inventory(tmp_path):
+    path = tmp_path / 'inventory'
+    path.write_text('localhost ansible_connection=local\n')
+    return str(path)
+
+
+@pytest.mark.parametrize('attack', ATTACKS, ids=lambda c: c.__name__)
+def test_client_role_goes_on_past_a_hostile_user(tmp_path, people, secret, attack):  # noqa: F811
+    hostile, bystander = people
+    attack(hostile, secret)
+    play = tmp_path / 'play.yml'
+    play.write_text('- hosts: localhost\n  gather_facts: false\n  roles:\n    - keepalive.ssh.client\n')
+    extra = {'keepalive_client_users': [{'name': hostile.pw_name}, {'name': bystander.pw_name}],
+             'keepalive_client_command_timeout': 4}
+    rc, out, recap = playbook(play, '-i', inventory(tmp_path), '-e', json.dumps(extra))
+    assert rc == 0 and recap['localhost']['failed'] == 0, out
+    assert SECRET not in out
+    with open(os.path.join(bystander.pw_dir, '.ssh', 'config')) as f:
+        assert 'ServerAliveInterval 60' in f.read()
+    if attack.__name__ != 'match_exec':
+        assert '%s: skipped (' % hostile.pw_name in out  # the reason is in the warnings
+
+    extra['keepalive_client_strict'] = True  # the admin's choice: a skip fails the host
+    rc, out, recap = playbook(play, '-i', inventory(tmp_path), '-e', json.dumps(extra))
+    if attack.__name__ != 'match_exec':
+        assert rc != 0 and recap['localhost']['failed'] == 1, out
+    assert SECRET not in out
+
+
+def test_audit_report_is_private_and_names_the_hostile_user(tmp_path, people, secret):  # noqa: F811
+    hostile, bystander = people
+    user_file(hostile, 'config', 'Include %s\n' % secret)
+    user_file(bystander, 'config', 'Host *\n    ServerAliveInterval 60\n')
+    report = tmp_path / 'report'
+    extra = {'keepalive_client_users': [{'name': hostile.pw_name}, {'name': bystander.pw_name}],
+             'keepalive_sshd_config_path': None, 'keepalive_client_system_config': None,
+             'keepalive_report_dir': str(report), 'keepalive_client_command_timeout': 4}
+    rc, out, _recap = playbook('keepalive.ssh.audit', '-i', inventory(tmp_path), '-e', json.dumps(extra))
+    assert rc == 0, out
+    assert stat.S_IMODE(os.stat(str(report)).st_mode) == 0o700
+    for name in ('keepalive-report.json', 'keepalive-report.csv'):
+        path = report / name
+        assert stat.S_IMODE(os.stat(str(path)).st_mode) == 0o600
+        text = path.read_text()
+        assert SECRET not in text
+        assert '%s: not compliant, not audited' % hostile.pw_name in text
+    assert SECRET not in out
+    reset(hostile)

@@ -1,0 +1,321 @@
+"""A hostile local user against every root-run reader of their files (issue 10).
+
+The user controls only their own home.  For each attack class and each read path (client_keepalive,
+keepalive_info, the controller-side no-op probe) the run must: not run the user's commands as root,
+not put one byte of a root-only secret in its output, finish within the limit, and converge the
+other user.  The hostile user is kamallory, the bystander katrent (made like the fleet's users; users of
+their own, so other suites that reset kaalice's home never race this one).
+"""
+import json
+import os
+import pwd
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import pytest
+
+from kalib import start_module
+from fleet import ensure_users  # noqa: E402  pylint: disable=wrong-import-order
+
+HOSTS = [dict(pattern='bastion', server_alive_interval=30, server_alive_count_max=20),
+         dict(pattern='*', server_alive_interval=60, server_alive_count_max=10)]
+LIMIT = 4          # command_timeout given to the modules in these tests
+MARGIN = 20        # seconds a loaded 2-core box may add to a run that respects the limit
+SECRET = 'KEEPALIVE-SECRET-%s' % uuid.uuid4().hex
+ARTIFACT = '/tmp/keepalive-hostile-artifact'
+
+
+def as_user(pw, *argv):
+    """A command as the hostile user (what they can do on the host)."""
+    return ['setpriv', '--reuid=%d' % pw.pw_uid, '--regid=%d' % pw.pw_gid, '--init-groups', '--'] + list(argv)
+
+
+@pytest.fixture
+def secret():
+    """A root-only file beside the homes (the user can reach the directory, not the file)."""
+    path = '/home/.keepalive-root-secret'
+    with open(path, 'w') as f:
+        f.write('Host %s\n    User %s\n%s:$y$j9T$hash:19000:0:99999:7:::\n' % (SECRET, SECRET, SECRET))
+    os.chmod(path, 0o600)
+    yield path
+    os.unlink(path)
+
+
+def reset(pw):
+    ssh = os.path.join(pw.pw_dir, '.ssh')
+    subprocess.run(['rm', '-rf', ssh], check=True)
+    os.mkdir(ssh, 0o700)
+    os.chown(ssh, pw.pw_uid, pw.pw_gid)
+    return ssh
+
+
+def user_file(pw, name, text):
+    path = os.path.join(pw.pw_dir, '.ssh', name)
+    with open(path, 'w') as f:
+        f.write(text)
+    os.chown(path, pw.pw_uid, pw.pw_gid)
+    os.chmod(path, 0o600)
+    return path
+
+
+# -- the attack classes: each prepares the hostile user's home --------------------------------------
+
+def match_exec(pw, secret):
+    user_file(pw, 'config', 'Match exec "id -u > %s"\n    User x\nHost *\n    User y\n' % ARTIFACT)
+
+
+def include_root_only(pw, secret):
+    user_file(pw, 'config', 'Include %s\nHost work\n    User me\n' % secret)
+
+
+def symlink_to_root_only(pw, secret):
+    os.symlink(secret, os.path.join(pw.pw_dir, '.ssh', 'inc'))
+    user_file(pw, 'config', 'Include ~/.ssh/inc\n')
+
+
+def tilde_is_the_users_home(pw, secret):
+    # as root, ~ would be /root: the user's own ~/.ssh/x must be read (a harmless file of theirs)
+    user_file(pw, 'x', 'Host tilde\n    User mine\n')
+    user_file(pw, 'config', 'Include ~/.ssh/x\n')
+
+
+def fifo(pw, secret):
+    path = os.path.join(pw.pw_dir, '.ssh', 'fifo')
+    os.mkfifo(path)
+    os.chown(path, pw.pw_uid, pw.pw_gid)
+    user_file(pw, 'config', 'Include ~/.ssh/fifo\n')
+
+
+def fifo_glob(pw, secret):
+    fifo(pw, secret)
+    user_file(pw, 'config', 'Include ~/.ssh/fi*\n')
+
+
+def dev_zero(pw, secret):
+    user_file(pw, 'config', 'Include /dev/zero\n')
+
+
+def sparse(pw, secret):
+    path = user_file(pw, 'big', '')
+    os.truncate(path, 10 * 1024 ** 3)
+    user_file(pw, 'config', 'Include ~/.ssh/big\n')
+
+
+def sleeper(pw, secret):
+    user_file(pw, 'config', 'Match exec "sleep 100000"\n    User x\n')
+
+
+def star_pattern(pw, secret):
+    user_file(pw, 'config', 'Host %sx\n    User y\nHost %s\n    User z\n' % ('*' * 300, '*?' * 3000))
+
+
+def unparsable(pw, secret):
+    user_file(pw, 'config', 'Host a\n"%s\n' % secret)
+
+
+def root_only_file_in_home(pw, secret):
+    # a file the user cannot read, inside their home (hard-linked there by root, or left by an admin):
+    # a reader with root's rights would read it; the user's own ssh cannot
+    inc = os.path.join(pw.pw_dir, '.ssh', 'inc')
+    with open(secret) as f, open(inc, 'w') as g:
+        g.write(f.read())
+    os.chmod(inc, 0o600)
+    user_file(pw, 'config', 'Include ~/.ssh/inc\n')
+
+
+def config_is_symlink(pw, secret):
+    os.symlink(secret, os.path.join(pw.pw_dir, '.ssh', 'config'))
+
+
+CLASSES = [match_exec, include_root_only, symlink_to_root_only, tilde_is_the_users_home, fifo, fifo_glob,
+           dev_zero, sparse, sleeper, star_pattern, unparsable, root_only_file_in_home, config_is_symlink]
+# classes after which the hostile user's file is still usable (the others are skipped with a reason)
+USABLE = {match_exec, tilde_is_the_users_home, fifo_glob, star_pattern}
+
+
+# -- the read paths ---------------------------------------------------------------------------------
+
+def run_full(name, args):
+    """Module result, its raw stdout+stderr and the elapsed time."""
+    fd, argfile = tempfile.mkstemp(prefix='keepalive-args-', suffix='.json')
+    os.close(fd)
+    start = time.time()
+    try:
+        proc = start_module(name, args, argfile, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = proc.communicate(timeout=LIMIT * 6 + MARGIN * 3)
+    finally:
+        os.unlink(argfile)
+    return json.loads(out), out + err, time.time() - start
+
+
+def client_path(hostile, bystander):
+    args = dict(users=[dict(name=hostile.pw_name, hosts=HOSTS), dict(name=bystander.pw_name, hosts=HOSTS)],
+                command_timeout=LIMIT)
+    result, raw, elapsed = run_full('client_keepalive', args)
+    assert not result.get('failed'), result
+    with open(os.path.join(bystander.pw_dir, '.ssh', 'config')) as f:
+        assert 'ServerAliveInterval 60' in f.read()  # the other user converged
+    skipped = [s['user'] for s in result['skipped_users']]
+    return skipped, raw, elapsed
+
+
+def info_path(hostile, bystander):
+    expect = [dict(pattern='bastion', server_alive_interval=30)]
+    args = dict(path=None, system_config=None, command_timeout=LIMIT,
+                users=[dict(name=hostile.pw_name, expect=expect), dict(name=bystander.pw_name, expect=expect)])
+    user_file(bystander, 'config', 'Host bastion\n    ServerAliveInterval 30\n')
+    result, raw, elapsed = run_full('keepalive_info', args)
+    assert not result.get('failed'), result
+    assert 'reason' not in result['clients'][bystander.pw_name]
+    assert result['clients'][bystander.pw_name]['hosts']['bastion']['ServerAliveInterval']['value'] == '30'
+    skipped = [s['user'] for s in result['skipped_users']]
+    for name in skipped:  # shown not compliant, with the reason
+        assert result['clients'][name]['compliant'] is False and result['clients'][name]['reason']
+        assert any(d.startswith('%s: not compliant' % name) for d in result['drift'])
+    return skipped, raw, elapsed
+
+
+def local_sh(script):
+    proc = subprocess.run(['/bin/sh', '-c', script], capture_output=True, check=False, timeout=LIMIT * 3 + MARGIN)
+    return proc.returncode, proc.stdout.decode('utf-8', 'surrogateescape')
+
+
+def probe_path(hostile, bystander):
+    """The controller-side no-op probe, run here with sh as root (as become would): it reads users' files
+    as them; whatever it cannot judge goes to the module.  Nothing of the secret may reach the controller."""
+    from ansible_collections.keepalive.ssh.plugins.action.client_keepalive import ActionModule
+    args = dict(users=[dict(name=hostile.pw_name, hosts=HOSTS), dict(name=bystander.pw_name, hosts=HOSTS)],
+                command_timeout=LIMIT)
+    action = ActionModule.__new__(ActionModule)
+    start = time.time()
+    result, why, snapshot = action.decision(action.validated(args), local_sh, False)
+    elapsed = time.time() - start
+    seen = repr(result) + why + ''.join(repr(e.data) for e in snapshot.files.values())
+    skipped = [] if result is not None else [hostile.pw_name]  # the module decides for this host
+    # the bystander alone is still decided on the controller (their converged file is read as them)
+    alone = dict(users=[dict(name=bystander.pw_name, hosts=HOSTS)], command_timeout=LIMIT)
+    client_path(hostile, bystander)
+    assert action.decision(action.validated(alone), local_sh, False)[0] is not None
+    return skipped, seen, elapsed
+
+
+PATHS = {'client_keepalive': client_path, 'keepalive_info': info_path, 'probe': probe_path}
+
+
+HOSTILE, BYSTANDER = 'kamallory', 'katrent'
+
+
+@pytest.fixture
+def people():
+    ensure_users((HOSTILE, BYSTANDER))
+    hostile, bystander = pwd.getpwnam(HOSTILE), pwd.getpwnam(BYSTANDER)
+    reset(hostile)
+    reset(bystander)
+    if os.path.lexists(ARTIFACT):
+        os.unlink(ARTIFACT)
+    yield hostile, bystander
+    reset(hostile)
+    reset(bystander)
+    if os.path.lexists(ARTIFACT):
+        os.unlink(ARTIFACT)
+
+
+@pytest.mark.parametrize('path', sorted(PATHS))
+@pytest.mark.parametrize('attack', CLASSES, ids=lambda c: c.__name__)
+def test_hostile_user_gets_nothing(people, secret, attack, path):
+    hostile, bystander = people
+    attack(hostile, secret)
+    skipped, raw, elapsed = PATHS[path](hostile, bystander)
+    assert SECRET not in raw, 'a byte of the root-only file reached the output'
+    assert elapsed < LIMIT * 2 + MARGIN, 'the run took %.1f s' % elapsed
+    if os.path.lexists(ARTIFACT):  # the user's command may run, as the user, never as root
+        st = os.lstat(ARTIFACT)
+        assert st.st_uid == hostile.pw_uid
+        with open(ARTIFACT) as f:
+            assert f.read().strip() == str(hostile.pw_uid)
+    assert bystander.pw_name not in skipped
+    if path != 'probe':  # the probe hands a host to the module for many more reasons (a change, a symlink)
+        assert (hostile.pw_name in skipped) is (attack not in USABLE), skipped
+
+
+def test_match_exec_runs_as_the_user_when_validating(people, secret):
+    """The artifact exists: ssh -G did evaluate the file, as the user (uid in the file, file owned by them)."""
+    hostile, bystander = people
+    match_exec(hostile, secret)
+    client_path(hostile, bystander)
+    assert os.lstat(ARTIFACT).st_uid == hostile.pw_uid
+    os.unlink(ARTIFACT)
+    info_path(hostile, bystander)
+    assert os.lstat(ARTIFACT).st_uid == hostile.pw_uid
+
+
+def test_lock_holder_is_skipped_and_the_host_goes_on(people):
+    hostile, bystander = people
+    user_file(hostile, 'config', 'Host a\n    User b\n')
+    holder = subprocess.Popen(as_user(hostile, 'flock', os.path.join(hostile.pw_dir, '.ssh'), 'sleep', '60'))
+    try:
+        time.sleep(0.5)
+        skipped, _raw, elapsed = client_path(hostile, bystander)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert skipped == [hostile.pw_name] and elapsed < LIMIT * 2 + MARGIN
+
+
+def test_strict_turns_a_skip_into_a_failure(people, secret):
+    hostile, bystander = people
+    include_root_only(hostile, secret)
+    args = dict(users=[dict(name=hostile.pw_name, hosts=HOSTS)], strict=True)
+    result, raw, _elapsed = run_full('client_keepalive', args)
+    assert result['failed'] and 'Permission denied' in result['msg'] and SECRET not in raw
+    info = dict(path=None, system_config=None, strict=True, users=[dict(name=hostile.pw_name)])
+    result, raw, _elapsed = run_full('keepalive_info', info)
+    assert result['failed'] and SECRET not in raw
+
+
+def test_racer_swapping_the_include_for_a_symlink(people, secret):
+    """A bounded racer swaps a regular Include target for a symlink to the secret while the modules read."""
+    hostile, bystander = people
+    inc = user_file(hostile, 'inc', 'Host raced\n    User mine\n')
+    user_file(hostile, 'config', 'Include ~/.ssh/inc\n')
+    racer = subprocess.Popen(as_user(hostile, sys.executable, '-c', RACER, inc, secret, '100000'))
+    try:
+        for path in sorted(PATHS):
+            for _round in range(3):
+                _skipped, raw, _elapsed = PATHS[path](hostile, bystander)
+                assert SECRET not in raw
+    finally:
+        racer.wait(timeout=120)
+
+
+RACER = r'''
+import os, sys
+inc, target, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+tmp = inc + '.tmp'
+for i in range(n):
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
+    if i % 2:
+        os.symlink(target, tmp)
+    else:
+        with open(tmp, 'w') as f:
+            f.write('Host raced\n    User mine\n')
+    os.rename(tmp, inc)
+'''
+
+
+def test_linear_pattern_match_on_the_host_engine():
+    """10,000 characters of * and ? against a long name: milliseconds, no backtracking."""
+    from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import match_pattern
+    pattern = ('*?' * 5000)
+    start = time.time()
+    assert match_pattern('h' * 20000, pattern)
+    assert not match_pattern('bastion', '*' * 10000 + 'x')
+    assert match_pattern('bastion', '*' * 9999 + 'n')
+    # a backtracking regex needs minutes for 60 stars; 2 s is a margin for a loaded box, not a benchmark
+    assert time.time() - start < 2
