@@ -133,6 +133,7 @@ class Fleet:
             stop_processes(self.root)
             shutil.rmtree(self.root)
         os.makedirs(os.path.join(self.root, 'cp'), mode=0o700)
+        reachable_by_users(self.root)
         os.makedirs('/run/sshd', exist_ok=True)
         ensure_users()
         run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'keepalive-fleet', '-f', self.key])
@@ -286,6 +287,17 @@ def ensure_collection_link():
     if not os.path.lexists(link):
         os.makedirs(os.path.dirname(link), exist_ok=True)
         os.symlink(ROOT, link)
+
+
+def reachable_by_users(path):
+    """Let the simulated users pass every directory above ROOT (x only), as they pass / and /home on a real
+    host: the modules read a user's files as that user, and a temp dir's parents are often 0700 root."""
+    path = os.path.abspath(path)
+    while path != '/':
+        mode = os.stat(path).st_mode
+        if not mode & 0o001:
+            os.chmod(path, mode | 0o011)
+        path = os.path.dirname(path)
 
 
 def copy_fixture(src, dest):

@@ -54,8 +54,10 @@ def test_ansible_builder_creates_a_build_context_offline(tmp_path):
     assert requirements['collections'] == [{'name': '/build/collections/%s' % tarball.name, 'type': 'file'}]
 
     # the build's own introspection step, run on the installed tarball: it finds meta/execution-environment.yml
-    subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'install', '-p', str(tmp_path / 'collections'),
-                    str(tarball)], check=True, capture_output=True)
+    # --force: the checkout is on ANSIBLE_COLLECTIONS_PATH under make, and galaxy would call it installed
+    subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'install', '--force', '-p',
+                    str(tmp_path / 'collections'), str(tarball)], check=True, capture_output=True)
+    assert (tmp_path / 'collections' / 'ansible_collections' / 'keepalive' / 'ssh' / 'bindep.txt').exists()
     proc = subprocess.run([sys.executable, str(context / '_build' / 'scripts' / 'introspect.py'), 'introspect',
                            str(tmp_path / 'collections')], capture_output=True, text=True, check=True)
     found = yaml.safe_load(proc.stdout)
