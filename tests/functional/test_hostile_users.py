@@ -237,8 +237,9 @@ def test_hostile_user_gets_nothing(people, secret, attack, path):
         with open(ARTIFACT) as f:
             assert f.read().strip() == str(hostile.pw_uid)
     assert bystander.pw_name not in skipped
-    if path != 'probe':  # the probe hands a host to the module for many more reasons (a change, a symlink)
+    if path != 'probe' and attack is not star_pattern:  # the probe hands a host to the module for many reasons
         assert (hostile.pw_name in skipped) is (attack not in USABLE), skipped
+    # thousands of patterns mean thousands of ssh -G names to compare: within the limit, or skipped for it
 
 
 def test_match_exec_runs_as_the_user_when_validating(people, secret):
