@@ -11,9 +11,9 @@ export ANSIBLE_PYTHON_INTERPRETER := $(CURDIR)/$(VENV)/bin/python
 
 $(VENV)/.installed: requirements.txt
 	@{ command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ]; } && command -v ssh >/dev/null 2>&1 && \
-	  [ -x /usr/sbin/nft ] && [ -x /usr/sbin/conntrack ] || \
+	  [ -x /usr/sbin/nft ] && [ -x /usr/sbin/conntrack ] && command -v sudo >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client \
-	    iproute2 nftables conntrack >/dev/null; }
+	    iproute2 nftables conntrack sudo >/dev/null; }
 	@# an existing venv (a worktree's .venv may link to a shared one) is only topped up: a pinned
 	@# requirement already installed needs no index, so this also works without network
 	[ -x $(PY) ] || { python3 -m venv $(VENV) && $(PY) -m pip install -q --upgrade pip; }
@@ -25,7 +25,12 @@ $(VENV)/.containers-podman: $(VENV)/.installed requirements-podman.txt
 	$(PY) tools/podman_collection.py
 	touch $@
 
-deps: $(VENV)/.installed $(VENV)/.containers-podman collection
+deps: $(VENV)/.installed $(VENV)/.containers-podman .venv-matrix/.installed collection
+
+# One venv per ansible-core version of the support matrix (tests/matrix/versions.txt, pyenv Pythons).
+.venv-matrix/.installed: tests/matrix/versions.txt requirements.txt tests/matrix.sh
+	bash tests/matrix.sh setup
+	touch $@
 
 # The collection as Ansible expects to find it: ansible_collections/keepalive/ssh.
 collection:
@@ -49,4 +54,4 @@ bench: deps .venv-bench/.installed
 	.venv-bench/bin/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf .build .venv .venv-bench tests/output
+	rm -rf .build .venv .venv-bench .venv-matrix tests/output

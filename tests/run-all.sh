@@ -38,6 +38,7 @@ step "ansible-lint" ansible-lint --nocolor
 step "ansible-test sanity" tests/ansible-test.sh sanity
 step "ansible-test units" env KEEPALIVE_ANSIBLE_TEST_DIR="${TMPDIR:-/tmp}/keepalive-ansible-test-units" tests/ansible-test.sh units
 step "pytest (engine, modules, properties, roles, real sshd, idle sessions)" pytest_step -q tests/unit tests/functional tests/e2e
+step "ansible-core support matrix (modules, roles, playbooks on each version of tests/matrix/versions.txt)" tests/matrix.sh run
 step "molecule (default: real sshd on loopback; podman: systemd containers)" tests/molecule.sh
 
 echo

@@ -2,6 +2,7 @@
 
 1. start a fleet of real sshd processes on loopback (tools/fleet.py), some with drifted or tricky
    configs (cloud-init drop-in, Match blocks, globals after a Match, Host * first for a user);
+   Ansible logs in as a non-root user with passwordless sudo (kaadmin), as on most fleets;
 2. audit it (keepalive.ssh.audit): the table shows the drift;
 3. roll out keepalive.ssh.site: a canary host, then batches, stopping on the first failure;
 4. audit again: every host compliant;
@@ -12,6 +13,7 @@
    and show, one line per case, that the roles' keepalives keep an idle session alive on it.
 
     python tools/demo.py [--size 12] [--forks 20] [--out demo-out] [--root /tmp/keepalive-demo-fleet] [--idle-proof]
+                         [--login-user kaadmin|root]
 """
 
 import argparse
@@ -25,6 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import fleet as fleet_module  # noqa: E402  pylint: disable=wrong-import-position
 from fleet import Fleet, ansible_env, ensure_collection_link  # noqa: E402  pylint: disable=wrong-import-position
 import idle_proof  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -105,17 +108,22 @@ def main(argv=None):
     parser.add_argument('--root', default='/tmp/keepalive-demo-fleet', help='where the fleet lives')
     parser.add_argument('--port', type=int, default=2222)
     parser.add_argument('--net', default='127.42')
+    parser.add_argument('--login-user', default=fleet_module.ADMIN,
+                        help='SSH login of Ansible (default %s: non-root with passwordless sudo; the playbooks '
+                             'become root)' % fleet_module.ADMIN)
     parser.add_argument('--idle-proof', action='store_true',
                         help='then measure a simulated idle-killing path and prove keepalives on it (tools/idle_proof.py)')
     args = parser.parse_args(argv)
     ensure_collection_link()
     env = ansible_env(ANSIBLE_FORKS=str(args.forks))
-    fleet = Fleet(args.root, size=args.size, port=args.port, net=args.net)
+    fleet = Fleet(args.root, size=args.size, port=args.port, net=args.net, login_user=args.login_user)
     signal.signal(signal.SIGTERM, interrupt)
     started = time.time()
     summary = {}
     try:
-        print('== starting %d simulated hosts under %s' % (args.size, args.root), flush=True)
+        print('== starting %d simulated hosts under %s (Ansible logs in as %s%s)'
+              % (args.size, args.root, args.login_user, '' if args.login_user == 'root' else ', sudo to root'),
+              flush=True)
         fleet.create()
         fleet.start()
         by_scenario = {}

@@ -10,8 +10,10 @@ sshd_config, sshd_config.d/, host key; home/USER/.ssh/config; run/sshd.pid;
 log/sshd.log), an address 127.42.X.Y and a port, and starts from one of the
 scenarios below — stock files from tests/fixtures, some of them drifted or
 tricky (Include-first with a cloud-init drop-in, Match blocks, globals after a
-Match, Host * first in a user's config).  Ansible reaches the hosts as root
-over real SSH with a fleet key.
+Match, Host * first in a user's config).  Ansible reaches the hosts over real
+SSH with a fleet key, as root or (--login-user, what the demo does) as a non-root
+user with passwordless sudo, the way most fleets are run: the playbooks become
+root where they need it.
 """
 
 import argparse
@@ -31,6 +33,9 @@ FIXTURES = os.path.join(ROOT, 'tests', 'fixtures')
 EXAMPLE_GROUP_VARS = os.path.join(ROOT, 'examples', 'inventory', 'group_vars')
 SSHD = shutil.which('sshd') or '/usr/sbin/sshd'
 USERS = ('kaalice', 'kabob', 'kacarol')
+# The non-root SSH login with passwordless sudo that the demo uses (playbooks need become).
+ADMIN = 'kaadmin'
+SUDOERS = '/etc/sudoers.d/keepalive-fleet'
 
 # scenario → fixture of tests/fixtures/sshd it starts from
 SERVER_SCENARIOS = {
@@ -55,7 +60,7 @@ def run(argv, **kw):
     return subprocess.run(argv, check=True, capture_output=True, text=True, **kw)
 
 
-def ensure_users(names=USERS):
+def ensure_users(names=USERS, shell='/usr/sbin/nologin'):
     """The fleet's and the tests' client-side users exist, each with a real home in /home.
 
     Simulated hosts keep their users' files below ROOT; the functional tests use the real homes.
@@ -66,12 +71,35 @@ def ensure_users(names=USERS):
         try:
             pw = pwd.getpwnam(name)
         except KeyError:
-            run(['useradd', '--create-home', '--home-dir', home, '--shell', '/usr/sbin/nologin', name])
+            run(['useradd', '--create-home', '--home-dir', home, '--shell', shell, name])
             continue
         if pw.pw_dir != home or not os.path.isdir(home):
             run(['usermod', '--home', home, name])
             os.makedirs(home, mode=0o755, exist_ok=True)
             os.chown(home, pw.pw_uid, pw.pw_gid)
+
+
+def ensure_admin(name=ADMIN):
+    """A non-root user with a login shell and passwordless sudo, as an operator's account on a fleet."""
+    ensure_users((name,), shell='/bin/bash')
+    # useradd leaves the password field '!' (locked), which sshd without PAM refuses even for keys;
+    # '*' is "no password" without the lock: key logins only
+    run(['usermod', '-p', '*', name])
+    if not shutil.which('sudo'):
+        raise RuntimeError('sudo is not installed (apt-get install sudo; make deps does it)')
+    rule = '%s ALL=(ALL) NOPASSWD: ALL\n' % name
+    try:
+        with open(SUDOERS) as f:
+            if f.read() == rule:
+                return
+    except OSError:
+        pass
+    tmp = SUDOERS + '.tmp'
+    with open(tmp, 'w') as f:
+        f.write(rule)
+    os.chmod(tmp, 0o440)
+    run(['visudo', '-cf', tmp])
+    os.rename(tmp, SUDOERS)
 
 
 class Host:
@@ -110,7 +138,7 @@ class Host:
 
 
 class Fleet:
-    def __init__(self, root, size=12, port=2222, net='127.42', log_level='INFO', scenarios=None):
+    def __init__(self, root, size=12, port=2222, net='127.42', log_level='INFO', scenarios=None, login_user='root'):
         unknown = set(scenarios or ()) - set(SERVER_SCENARIOS)
         if unknown:
             raise ValueError('unknown scenario(s) %s; known: %s' % (', '.join(sorted(unknown)),
@@ -121,6 +149,7 @@ class Fleet:
         self.net = net
         self.log_level = log_level
         self.scenarios = list(scenarios or ())
+        self.login_user = login_user
         self.key = os.path.join(self.root, 'id_ed25519')
         self.known_hosts = os.path.join(self.root, 'known_hosts')
         self.inventory = os.path.join(self.root, 'inventory', 'hosts.yml')
@@ -136,8 +165,12 @@ class Fleet:
         reachable_by_users(self.root)
         os.makedirs('/run/sshd', exist_ok=True)
         ensure_users()
+        if self.login_user != 'root':
+            ensure_admin(self.login_user)
         run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'keepalive-fleet', '-f', self.key])
         shutil.copy(self.key + '.pub', os.path.join(self.root, 'authorized_keys'))
+        if self.login_user != 'root':
+            self._authorize_login_user()
         known = []
         for host in self.hosts:
             self._create_host(host)
@@ -148,7 +181,7 @@ class Fleet:
         self._write_inventory()
         with open(os.path.join(self.root, 'fleet.json'), 'w') as f:
             json.dump({'size': self.size, 'port': self.port, 'net': self.net, 'log_level': self.log_level,
-                       'scenarios': self.scenarios}, f)
+                       'scenarios': self.scenarios, 'login_user': self.login_user}, f)
 
     def _create_host(self, host):
         for sub in ('run', 'log'):
@@ -176,6 +209,21 @@ class Fleet:
                 shutil.copy(os.path.join(FIXTURES, 'ssh', fixture, 'config'), host.user_config(user))
                 chown_tree(home, user)
 
+    def login_user_keys(self):
+        """The login user's authorized_keys for this fleet, in their home: sshd reads it with the user's
+        rights, and ROOT may sit below a directory only root can enter (pytest's tmp_path)."""
+        import hashlib
+        with open(self.key + '.pub') as f:
+            digest = hashlib.sha256(f.read().encode()).hexdigest()[:16]
+        import pwd
+        return os.path.join(pwd.getpwnam(self.login_user).pw_dir, '.ssh', 'keepalive-fleet-%s' % digest)
+
+    def _authorize_login_user(self):
+        path = self.login_user_keys()
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        shutil.copy(self.key + '.pub', path)
+        chown_tree(os.path.dirname(path), self.login_user)
+
     def harness_header(self, host):
         """Lines every simulated host needs to run as a sandbox; first, so they win over the scenario."""
         return ('# --- keepalive.ssh fleet harness for %s (not part of the scenario) ---\n'
@@ -186,7 +234,13 @@ class Fleet:
                 'SetEnv SHLVL=1\n'
                 '# --- scenario: %s ---\n'
                 % (host.name, host.address, host.port, host.hostkey, host.pidfile,
-                   os.path.join(self.root, 'authorized_keys'), self.log_level, host.scenario))
+                   self.authorized_keys_files(), self.log_level, host.scenario))
+
+    def authorized_keys_files(self):
+        files = [os.path.join(self.root, 'authorized_keys')]
+        if self.login_user != 'root':
+            files.append(self.login_user_keys())
+        return ' '.join(files)
 
     def _write_inventory(self):
         inv_dir = os.path.dirname(self.inventory)
@@ -212,7 +266,7 @@ class Fleet:
 
     def connection_vars(self):
         return {
-            'ansible_user': 'root',
+            'ansible_user': self.login_user,
             'ansible_ssh_private_key_file': self.key,
             'ansible_ssh_common_args': '-F /dev/null -o UserKnownHostsFile=%s -o StrictHostKeyChecking=yes'
                                        % self.known_hosts,
@@ -262,7 +316,7 @@ class Fleet:
                 '-o', 'ConnectTimeout=10', '-i', self.key, '-p', str(host.port)]
         for k, v in opts.items():
             argv += ['-o', '%s=%s' % (k, v)]
-        return argv + ['root@%s' % host.address] + list(command)
+        return argv + ['%s@%s' % (self.login_user, host.address)] + list(command)
 
     def can_login(self, host):
         return subprocess.run(self.ssh_argv(host, 'true'), capture_output=True, check=False).returncode == 0
@@ -378,7 +432,8 @@ def stop_processes(root, timeout=10, marks=None):
 def load(root):
     with open(os.path.join(root, 'fleet.json')) as f:
         meta = json.load(f)
-    return Fleet(root, meta['size'], meta['port'], meta['net'], meta['log_level'], meta['scenarios'])
+    return Fleet(root, meta['size'], meta['port'], meta['net'], meta['log_level'], meta['scenarios'],
+                 meta.get('login_user', 'root'))
 
 
 def main(argv=None):
@@ -391,12 +446,14 @@ def main(argv=None):
     up.add_argument('--net', default='127.42', help='first two octets of the loopback addresses')
     up.add_argument('--log-level', default='INFO')
     up.add_argument('--scenarios', default='', help='comma-separated scenarios to cycle through (default: all)')
+    up.add_argument('--login-user', default='root',
+                    help='SSH login of Ansible: root, or a user created with passwordless sudo (e.g. %s)' % ADMIN)
     down = sub.add_parser('down', help='stop every process of the fleet')
     down.add_argument('--root', required=True)
     args = parser.parse_args(argv)
     if args.command == 'up':
         fleet = Fleet(args.root, args.size, args.port, args.net, args.log_level,
-                      [x for x in args.scenarios.split(',') if x])
+                      [x for x in args.scenarios.split(',') if x], args.login_user)
         fleet.create()
         fleet.start()
         print(fleet.inventory)

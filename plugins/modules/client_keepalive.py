@@ -26,6 +26,9 @@ description:
     A user whose files cannot be used is skipped with the reason in RV(skipped_users), unless O(strict=true).
 author:
   - keepalive.ssh developers (@keepalive-ssh)
+requirements:
+  - Python 3.6 or newer on the target (older ones fail with a message saying so)
+  - OpenSSH C(ssh) on the target (for validation with C(ssh -G))
 options:
   user:
     description:
@@ -284,6 +287,8 @@ results:
 
 import os
 
+# first: a clear failure on a too-old target Python instead of a SyntaxError from the engine
+from ansible_collections.keepalive.ssh.plugins.module_utils import target_python  # noqa: F401  pylint: disable=unused-import
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     CLIENT_KEYWORDS,

@@ -21,11 +21,14 @@ description:
     reasons for any drift.
 author:
   - keepalive.ssh developers (@keepalive-ssh)
+requirements:
+  - Python 3.6 or newer on the target (older ones fail with a message saying so)
+  - OpenSSH C(sshd) and C(ssh) on the target
 options:
   path:
     description:
       - Main sshd configuration file (the file the server side reads, as O(keepalive.ssh.sshd_keepalive#module:path)).
-        Set to C(null) to skip the server side.
+        An empty string (C('')) skips the server side.
       - C(sshd_config) is its deprecated old name (until 2.0.0).
     type: path
     default: /etc/ssh/sshd_config
@@ -50,7 +53,7 @@ options:
     default: ssh
   system_config:
     description:
-      - System-wide ssh_config, read after each user's file as ssh does. C(null) leaves it out.
+      - System-wide ssh_config, read after each user's file as ssh does. An empty string (C('')) leaves it out.
     type: path
     default: /etc/ssh/ssh_config
   users:
@@ -141,7 +144,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 sshd:
-  description: Server side; absent when O(path=null).
+  description: Server side; absent when O(path) is an empty string.
   returned: when path is set
   type: dict
   contains:
@@ -156,8 +159,14 @@ sshd:
     sources:
       description: File and line each managed keyword comes from, and the lines it shadows.
       type: dict
+    connection:
+      description: The connection spec given to C(sshd -T -C), or null without O(connection).
+      type: dict
+      sample: {user: alice, host: laptop.example.com, addr: 203.0.113.7}
 clients:
-  description: By user, the config file and, by host name, ServerAliveInterval/ServerAliveCountMax from C(ssh -G) with their source.
+  description:
+    - By user, the config file, whether it exists, and by host name ServerAliveInterval/ServerAliveCountMax
+      from C(ssh -G) with their source (keys C(config), C(exists), C(hosts) of each user's entry).
   returned: always
   type: dict
   sample:
@@ -192,6 +201,8 @@ import os
 import pwd
 import re
 
+# first: a clear failure on a too-old target Python instead of a SyntaxError from the engine
+from ansible_collections.keepalive.ssh.plugins.module_utils import target_python  # noqa: F401  pylint: disable=unused-import
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     CLIENT_KEYWORDS,
@@ -244,7 +255,7 @@ def server_side(module, p, drift):
     sshd = find_binary(module, p['sshd_binary'], 'sshd_binary', 'openssh-server')
     path = p['path']
     if not os.path.isfile(path):
-        module.fail_json(msg='path=%s does not exist; give the sshd_config file, or path=null to skip the server side' % path)
+        module.fail_json(msg='path=%s does not exist; give the sshd_config file, or path='' to skip the server side' % path)
     argv = [sshd, '-T', '-f', path]
     conn = p['connection'] or {}
     unknown = set(conn) - set(CONNECTION_KEYS)

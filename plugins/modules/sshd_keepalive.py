@@ -24,6 +24,9 @@ description:
   - Does not reload sshd. Use the C(keepalive.ssh.sshd) role, or a handler, to reload on change.
 author:
   - keepalive.ssh developers (@keepalive-ssh)
+requirements:
+  - Python 3.6 or newer on the target (older ones fail with a message saying so)
+  - OpenSSH C(sshd) on the target (for validation with C(sshd -t))
 options:
   path:
     description: Main sshd configuration file (the file this module manages, with the files it includes).
@@ -220,6 +223,8 @@ removed:
 import os
 import tempfile
 
+# first: a clear failure on a too-old target Python instead of a SyntaxError from the engine
+from ansible_collections.keepalive.ssh.plugins.module_utils import target_python  # noqa: F401  pylint: disable=unused-import
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import InputError, server_probe_connections
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (

@@ -124,8 +124,10 @@ def _component(field):
     return name
 
 
-def _owner(name, homes):
-    """(uid, gid) of the user whose home holds ``name``, or None (root's own files)."""
+def _owner(name, homes, exact):
+    """(uid, gid) shell words of the user as whom ``name`` is read, or None (root's own files)."""
+    if name in exact:
+        return exact[name]
     for top, ids in homes.items():
         if name == top or name.startswith(top.rstrip('/') + '/'):
             return ids
@@ -138,26 +140,33 @@ def user_cap(max_bytes):
     return 4 * max_bytes + 65536
 
 
-def probe_script(requests, homes=None, max_bytes=MAX_BYTES, timeout=TIMEOUT, patterns=None):
+def as_user_command(who, script):
+    """``script`` run by sh as the user ``who`` ((uid, gid) shell words), see userread.setpriv_prefix."""
+    argv = setpriv_prefix('UID', 'GID') + ['sh', '-c', script]
+    command = ' '.join(shlex.quote(a) for a in argv) + ' </dev/null'
+    return command.replace('--reuid=UID', '--reuid=' + who[0], 1).replace('--regid=GID', '--regid=' + who[1], 1)
+
+
+def probe_script(requests, homes=None, max_bytes=MAX_BYTES, timeout=TIMEOUT, patterns=None, exact=None):
     """The shell command that answers ``requests`` ((kind, name) pairs) in one round.
 
     ``homes`` ({directory: (uid, gid)}): paths below one are read as that user (see userread), inside a
     frame root prints around that user's output: ``S`` and the indexes of that user's requests, the
     output (at most user_cap bytes, the shell killed by root after ``timeout`` seconds) base64'd by root,
-    then ``E``.  ``patterns`` ({directory: [Include glob's last component]}): whose contents 'd' sends.
+    then ``E``.  ``exact`` ({path: (uid, gid)}) the same for single paths; uid and gid are shell words.
+    ``patterns`` ({directory: [Include glob's last component]}): whose contents 'd' sends.
     """
-    homes, patterns = homes or {}, patterns or {}
+    homes, patterns, exact = homes or {}, patterns or {}, exact or {}
     functions = 'CAP=%d MAXF=%d\n%s' % (max_bytes + 1, MAX_FILES, _FUNCTIONS)
     own, as_user = [], {}
     for i, (kind, name) in enumerate(requests):
         extra = patterns.get(name, []) if kind == 'd' else []
         call = ' '.join([kind, str(i)] + [shlex.quote(a) for a in [name] + sorted(extra)])
-        ids = _owner(name, homes) if kind != 'u' else None
+        ids = _owner(name, homes, exact) if kind != 'u' else None
         (as_user.setdefault(ids, []) if ids else own).append((i, call))
-    for (uid, gid), calls in sorted(as_user.items()):
-        user = ' '.join(shlex.quote(a) for a in setpriv_prefix(uid, gid) + [
-            'sh', '-c', functions + '\n'.join(c for _i, c in calls)])
-        capped = '%s </dev/null 2>/dev/null | head -c %d' % (user, user_cap(max_bytes) + 1)
+    for who, calls in sorted(as_user.items()):
+        user = as_user_command(who, functions + '\n'.join(c for _i, c in calls))
+        capped = '%s 2>/dev/null | head -c %d' % (user, user_cap(max_bytes) + 1)
         own.append((None, 'echo S %s\ntimeout -k 1 %d sh -c %s </dev/null 2>/dev/null | base64\necho E'
                     % (','.join(str(i) for i, _c in calls), int(timeout), shlex.quote(capped))))
     # the markers keep out whatever the login shell's rc files print
@@ -171,6 +180,7 @@ class Snapshot:
         self._run = run
         self.max_bytes, self.timeout = max_bytes, timeout
         self.homes = {}
+        self.exact = {}
         self.files = {}
         self.dirs = {}
         self.users = {}
@@ -182,7 +192,8 @@ class Snapshot:
     def fetch(self, requests):
         self.rounds += 1
         # the rc is the last test's; the END marker tells
-        _rc, out = self._run(probe_script(requests, self.homes, self.max_bytes, self.timeout, self.patterns))
+        _rc, out = self._run(probe_script(requests, self.homes, self.max_bytes, self.timeout, self.patterns,
+                                          self.exact))
         lines = out.splitlines()
         if BEGIN not in lines or END not in lines:
             raise Unsupported('the probe did not run to its end')
@@ -193,7 +204,13 @@ class Snapshot:
 
     def read_as(self, home, uid, gid):
         """Read everything below ``home`` as uid:gid from now on."""
-        self.homes[home] = (uid, gid)
+        self.homes[home] = (str(int(uid)), str(int(gid)))
+
+    def read_as_named(self, paths, user):
+        """Read these paths as ``user`` (a name: its ids are looked up on the host in the same round)."""
+        name = shlex.quote(user)
+        for path in paths:
+            self.exact[path] = ('"$(id -u %s)"' % name, '"$(id -g %s)"' % name)
 
     def _has(self, kind, name):
         return name in {'f': self.files, 'd': self.dirs, 'u': self.users}[kind]

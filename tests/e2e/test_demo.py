@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from kalib import ROOT  # kalib also puts tools/ on sys.path
+from kalib import ROOT, reachable_by_users  # kalib also puts tools/ on sys.path
 import fleet as fleet_harness  # noqa: E402  pylint: disable=wrong-import-position,wrong-import-order
 
 DEMO = [sys.executable, os.path.join(ROOT, 'tools', 'demo.py')]
@@ -19,6 +19,7 @@ def fleet_processes(root):
 
 def test_demo_rolls_out_a_small_fleet(tmp_path):
     out, root = tmp_path / 'out', tmp_path / 'fleet'
+    reachable_by_users(tmp_path)  # the simulated hosts' users read their own files below it
     proc = subprocess.run(DEMO + ['--size', '6', '--out', str(out), '--root', str(root), '--port', '2722',
                                   '--net', '127.47'], capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -36,6 +37,11 @@ def test_demo_rolls_out_a_small_fleet(tmp_path):
     assert csv[0].startswith('host,groups,profile,clientaliveinterval') and len(csv) == 7
     assert 'compliant: 6/6 hosts (100%)' in proc.stdout and 'canary' in proc.stdout
     assert fleet_processes(str(root)) == []
+    # every SSH login of the run (Ansible's and the role's login check) was the non-root sudoer's
+    logins = [line for log in root.glob('hosts/*/log/sshd.log') for line in log.read_text().splitlines()
+              if 'Accepted publickey for' in line]
+    assert logins and all('Accepted publickey for %s ' % fleet_harness.ADMIN in line for line in logins), logins
+    assert 'Ansible logs in as kaadmin, sudo to root' in proc.stdout
 
 
 def test_interrupted_demo_stops_every_sshd_and_reruns_cleanly(tmp_path):

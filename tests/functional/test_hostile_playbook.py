@@ -10,7 +10,8 @@ import stat
 import pytest
 
 from kalib import playbook
-from test_hostile_users import CLASSES, SECRET, USABLE, people, reset, secret, user_file  # noqa: F401
+# people and secret are fixtures, used by name
+from test_hostile_users import CLASSES, SECRET, USABLE, people, reset, secret, user_file  # noqa: F401  pylint: disable=unused-import
 
 ATTACKS = [c for c in CLASSES if c not in USABLE] + [c for c in CLASSES if c.__name__ == 'match_exec']
 

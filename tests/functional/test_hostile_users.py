@@ -36,7 +36,7 @@ def as_user(pw, *argv):
 @pytest.fixture
 def secret():
     """A root-only file beside the homes (the user can reach the directory, not the file)."""
-    path = '/home/.keepalive-root-secret'
+    path = '/home/.keepalive-root-secret-%d' % os.getpid()  # one per run: parallel runs share /home
     with open(path, 'w') as f:
         f.write('Host %s\n    User %s\n%s:$y$j9T$hash:19000:0:99999:7:::\n' % (SECRET, SECRET, SECRET))
     os.chmod(path, 0o600)
@@ -237,8 +237,9 @@ def test_hostile_user_gets_nothing(people, secret, attack, path):
         with open(ARTIFACT) as f:
             assert f.read().strip() == str(hostile.pw_uid)
     assert bystander.pw_name not in skipped
-    if path != 'probe':  # the probe hands a host to the module for many more reasons (a change, a symlink)
+    if path != 'probe' and attack is not star_pattern:  # the probe hands a host to the module for many reasons
         assert (hostile.pw_name in skipped) is (attack not in USABLE), skipped
+    # thousands of patterns mean thousands of ssh -G names to compare: within the limit, or skipped for it
 
 
 def test_match_exec_runs_as_the_user_when_validating(people, secret):
@@ -288,7 +289,8 @@ def test_racer_swapping_the_include_for_a_symlink(people, secret):
                 _skipped, raw, _elapsed = PATHS[path](hostile, bystander)
                 assert SECRET not in raw
     finally:
-        racer.wait(timeout=120)
+        racer.kill()  # bounded by its iteration count; stopped early when the reads are done first
+        racer.wait()
 
 
 RACER = r'''

@@ -30,7 +30,7 @@ CONDITIONS = {
     'when users is given': lambda args, result: bool(args.get('users')),
     'when users is not given': lambda args, result: not args.get('users'),
     'when users are listed': lambda args, result: bool(args.get('users')),
-    'when path is set': lambda args, result: args.get('path', '/etc/ssh/sshd_config') is not None,
+    'when path is set': lambda args, result: bool(args.get('path', '/etc/ssh/sshd_config')),
 }
 
 
@@ -113,9 +113,9 @@ def test_keepalive_info_results_match_return(sshd_config, tmp_path, users):
     user_config.parent.mkdir()
     reachable_by_users(user_config.parent)  # read as the user
     user_config.write_text('Host bastion\n    ServerAliveInterval 30\n')
-    run('keepalive_info', dict(path=str(sshd_config), system_config=None))
-    run('keepalive_info', dict(path=str(sshd_config), system_config=None, host_names=['bastion'],
+    run('keepalive_info', dict(path=str(sshd_config), system_config=''))
+    run('keepalive_info', dict(path=str(sshd_config), system_config='', host_names=['bastion'],
                                users=[dict(name='kaalice', path=str(user_config),
                                            expect=[dict(pattern='bastion', server_alive_interval=31)])]),
         check_mode=True)
-    run('keepalive_info', dict(path=None, users=[dict(name='kaalice', path=str(user_config))], system_config=None))
+    run('keepalive_info', dict(path='', users=[dict(name='kaalice', path=str(user_config))], system_config=''))

@@ -211,6 +211,6 @@ def test_a_users_frame_is_capped(tmp_path):
     snap = Snapshot(run=None, max_bytes=16)
     with pytest.raises(Unsupported, match='larger than'):
         snap.parse(_frame([0], 'x' * (4 * 16 + 65536 + 1)), [('f', '/home/a/.ssh/config')])
-    script = probe_script([('f', str(tmp_path / 'config'))], homes={str(tmp_path): (os.getuid(), os.getgid())},
+    script = probe_script([('f', str(tmp_path / 'config'))], homes={str(tmp_path): (str(os.getuid()), str(os.getgid()))},
                           max_bytes=16, timeout=3)
     assert 'timeout -k 1 3 sh -c' in script and '| head -c %d' % (4 * 16 + 65536 + 1) in script
