@@ -74,7 +74,7 @@ def main():
                 with open(path, 'w') as f:
                     f.write(WARM + tasks)
                 runs = []
-                for _ in range(args.reps):
+                for _rep in range(args.reps):
                     fleet.reset_connections()
                     start = time.monotonic()
                     subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), path,

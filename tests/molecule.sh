@@ -9,8 +9,10 @@ eval "$(tools/podman_image.sh --env)"
 # molecule keeps its scratch state (ephemeral directories) under $ANSIBLE_HOME/tmp: not in ~/.ansible
 own_home=
 [ -n "${ANSIBLE_HOME:-}" ] || { own_home=$(mktemp -d "${TMPDIR:-/tmp}/keepalive-molecule.XXXXXX"); export ANSIBLE_HOME=$own_home; }
+scenarios=${KEEPALIVE_MOLECULE_SCENARIOS:-$(cd extensions/molecule && ls -d */ | tr -d /)}
 cleanup() {
-  if command -v podman >/dev/null; then
+  # only when this run started containers: a loopback-only run leaves another run's containers alone
+  if [[ " $scenarios " == *" podman "* ]] && command -v podman >/dev/null; then
     podman ps -aq --filter label=keepalive.ssh.test=molecule | xargs -r podman rm -f -t 2 >/dev/null
   fi
   [ -z "$own_home" ] || rm -rf "$own_home"
@@ -18,7 +20,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM
 status=0
-for scenario in ${KEEPALIVE_MOLECULE_SCENARIOS:-$(cd extensions/molecule && ls -d */ | tr -d /)}; do
+for scenario in $scenarios; do
   name=$(basename "$scenario")
   start=$SECONDS
   molecule test -s "$name" || status=1

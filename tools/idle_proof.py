@@ -102,18 +102,23 @@ def run(timeout, root):
 
         work = tempfile.mkdtemp(prefix='idle-proof-')
         try:
-            home = os.path.join(work, 'home')
-            os.makedirs(home)
-            config = os.path.join(home, '.ssh', 'config')
-            users = [{'name': 'root', 'config': config, 'profiles': [], 'hosts': [{
-                'pattern': 'behind-nat', 'options': {
-                    'HostName': host.address, 'Port': str(host.port), 'User': 'root', 'IdentityFile': fleet.key,
-                    'UserKnownHostsFile': fleet.known_hosts, 'BatchMode': 'yes', 'TCPKeepAlive': 'no'}}]}]
+            ssh_dir = os.path.join(work, 'home', '.ssh')
+            os.makedirs(ssh_dir, mode=0o700)
+            config = os.path.join(ssh_dir, 'config')
+            with open(config, 'w') as f:  # the user's own entry for the host; the client role adds the keepalive
+                f.write('Host behind-nat\n    HostName %s\n    Port %d\n    User root\n    IdentityFile %s\n'
+                        '    UserKnownHostsFile %s\n    BatchMode yes\n    TCPKeepAlive no\n'
+                        % (host.address, host.port, fleet.key, fleet.known_hosts))
+            users = [{'name': 'root', 'path': config, 'profiles': [], 'hosts': [{'pattern': 'behind-nat'}]}]
             for name, text in (('client.yml', CLIENT_PLAY), ('server.yml', SERVER_PLAY)):
                 with open(os.path.join(work, name), 'w') as f:
                     f.write(text)
             ansible('ansible-playbook', os.path.join(work, 'client.yml'), '-e', json.dumps({
                 'keepalive_client_users': users, 'keepalive_client_nat_idle_timeout': bounds['lower']}))
+            with open(config) as f:
+                if 'ServerAliveInterval %d' % rec['server_alive_interval'] not in f.read():
+                    raise RuntimeError('the client role did not write ServerAliveInterval %d into %s'
+                                       % (rec['server_alive_interval'], config))
             ssh = ['ssh', '-F', config, '-T', '-v']
             silence = 3 * timeout
             print('  one idle session per case:', flush=True)

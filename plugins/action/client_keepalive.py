@@ -30,17 +30,31 @@ class ActionModule(NoOpAwareAction):
     MODULE = 'keepalive.ssh.client_keepalive'
     SPEC = CLIENT_SPEC
 
-    def first_requests(self, params):
-        # the users (their files are read as them once their ids are known), and a file root manages
-        # with every directory above it (the walk is among them)
-        forms = [(u['name'], u['path']) for u in params['users']] if params['users'] else [
+    @staticmethod
+    def _forms(params):
+        return [(u['name'], u['path']) for u in params['users']] if params['users'] else [
             (params['user'], params['path'])]
-        requests = [('u', user) for user, _path in forms if user]
-        for _user, path in [f for f in forms if not f[0]]:
-            while path and path not in ('/', '.'):
-                requests.append(('f', path))
-                path = os.path.dirname(path)
-        return requests
+
+    @staticmethod
+    def _chain(path):
+        """A given config file with every directory above it (the walk is among them)."""
+        chain = []
+        while path and path not in ('/', '.'):
+            chain.append(path)
+            path = os.path.dirname(path)
+        return chain
+
+    def first_requests(self, params):
+        # the users, and a given config file with its directories: one round for most hosts
+        forms = self._forms(params)
+        return [('u', user) for user, _path in forms if user] + [
+            ('f', p) for _user, path in forms for p in self._chain(path)]
+
+    def prepare(self, snapshot, params):
+        # a user's given file and the directories above it are read as that user from the first round
+        for user, path in self._forms(params):
+            if user and path:
+                snapshot.read_as_named(self._chain(path), user)
 
     @staticmethod
     def _walk(where):

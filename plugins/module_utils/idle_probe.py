@@ -340,9 +340,12 @@ class Probe:
 
     def _round(self, durations):
         round_no = 1 + max([s.round for s in self.sessions] or [0])
-        current = [Session(len(self.sessions) + i + 1, round_no, d, self.argv, self.connect_timeout,
-                           self.reply_timeout) for i, d in enumerate(durations)]
-        self.sessions.extend(current)
+        current = []
+        for duration in durations:
+            # listed as soon as started: a signal in between still finds every ssh to kill
+            current.append(Session(len(self.sessions) + 1, round_no, duration, self.argv, self.connect_timeout,
+                                   self.reply_timeout))
+            self.sessions.append(current[-1])
         selector = selectors.DefaultSelector()
         for session in current:
             session.selector = selector

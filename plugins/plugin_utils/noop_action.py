@@ -63,6 +63,9 @@ class NoOpAwareAction(ActionBase):
         """What to read in the first round, so most hosts need one round."""
         return []
 
+    def prepare(self, snapshot, params):
+        """Tell the snapshot, before the first round, as whom paths are read (see snapshot.read_as_named)."""
+
     def plan(self, params, snapshot, diff):
         """The module's unchanged result from ``snapshot``, or None when it would change something."""
         raise NotImplementedError
@@ -111,6 +114,7 @@ class NoOpAwareAction(ActionBase):
     def decision(self, params, run, diff):
         """(the module's unchanged result or None, why not, the snapshot); ``run(script)`` → (rc, stdout)."""
         snapshot = Snapshot(run, params.get('max_file_size') or MAX_BYTES, params.get('command_timeout') or TIMEOUT)
+        self.prepare(snapshot, params)
         try:
             result = decide(snapshot, lambda snap: self.plan(params, snap, diff), self.first_requests(params))
         except (Unsupported, InputError, JobError, ConfigError, KeyError) as e:

@@ -105,29 +105,38 @@ def _name(field):
         raise Unsupported('undecodable name in the probe output')
 
 
-def _owner(name, homes):
-    """(uid, gid) of the user whose home holds ``name``, or None (root's own files)."""
+def _owner(name, homes, exact):
+    """(uid, gid) shell words of the user as whom ``name`` is read, or None (root's own files)."""
+    if name in exact:
+        return exact[name]
     for top, ids in homes.items():
         if name == top or name.startswith(top.rstrip('/') + '/'):
             return ids
     return None
 
 
-def probe_script(requests, homes=None, max_bytes=MAX_BYTES, timeout=TIMEOUT):
+def as_user_command(who, timeout, script):
+    """``script`` run by sh as the user ``who`` ((uid, gid) shell words), under userread's limits."""
+    argv = setpriv_prefix('UID', 'GID', timeout) + ['sh', '-c', script]
+    command = ' '.join(shlex.quote(a) for a in argv) + ' </dev/null'
+    return command.replace('--reuid=UID', '--reuid=' + who[0], 1).replace('--regid=GID', '--regid=' + who[1], 1)
+
+
+def probe_script(requests, homes=None, max_bytes=MAX_BYTES, timeout=TIMEOUT, exact=None):
     """The shell command that answers ``requests`` ((kind, name) pairs) in one round.
 
-    ``homes`` ({directory: (uid, gid)}): paths below one are read as that user (see userread).
+    ``homes`` ({directory: (uid, gid)}): paths below one are read as that user (see userread);
+    ``exact`` ({path: (uid, gid)}) the same for single paths.  uid and gid are shell words.
     """
-    homes = homes or {}
+    homes, exact = homes or {}, exact or {}
     functions = 'CAP=%d\n%s' % (max_bytes + 1, _FUNCTIONS)
     own, as_user = [], {}
     for i, (kind, name) in enumerate(requests):
         call = '%s %d %s' % (kind, i, shlex.quote(name))
-        ids = _owner(name, homes) if kind != 'u' else None
+        ids = _owner(name, homes, exact) if kind != 'u' else None
         (as_user.setdefault(ids, []) if ids else own).append(call)
-    for (uid, gid), calls in sorted(as_user.items()):
-        argv = setpriv_prefix(uid, gid, timeout) + ['sh', '-c', functions + '\n'.join(calls)]
-        own.append(' '.join(shlex.quote(a) for a in argv) + ' </dev/null')
+    for who, calls in sorted(as_user.items()):
+        own.append(as_user_command(who, timeout, functions + '\n'.join(calls)))
     # the markers keep out whatever the login shell's rc files print
     return '%secho %s\n%s\necho %s\n' % (functions, BEGIN, '\n'.join(own), END)
 
@@ -139,6 +148,7 @@ class Snapshot:
         self._run = run
         self.max_bytes, self.timeout = max_bytes, timeout
         self.homes = {}
+        self.exact = {}
         self.files = {}
         self.dirs = {}
         self.users = {}
@@ -149,7 +159,7 @@ class Snapshot:
     def fetch(self, requests):
         self.rounds += 1
         # the rc is the last test's; the END marker tells
-        _rc, out = self._run(probe_script(requests, self.homes, self.max_bytes, self.timeout))
+        _rc, out = self._run(probe_script(requests, self.homes, self.max_bytes, self.timeout, self.exact))
         lines = out.splitlines()
         if BEGIN not in lines or END not in lines:
             raise Unsupported('the probe did not run to its end')
@@ -160,7 +170,13 @@ class Snapshot:
 
     def read_as(self, home, uid, gid):
         """Read everything below ``home`` as uid:gid from now on."""
-        self.homes[home] = (uid, gid)
+        self.homes[home] = (str(int(uid)), str(int(gid)))
+
+    def read_as_named(self, paths, user):
+        """Read these paths as ``user`` (a name: its ids are looked up on the host in the same round)."""
+        name = shlex.quote(user)
+        for path in paths:
+            self.exact[path] = ('"$(id -u %s)"' % name, '"$(id -g %s)"' % name)
 
     def _has(self, kind, name):
         return name in {'f': self.files, 'd': self.dirs, 'u': self.users}[kind]

@@ -49,16 +49,18 @@ def test_keepalives_keep_idle_sessions_alive(tmp_path):
         fleet.start()
         host = fleet.hosts[0]
         # The client role writes the user's config: the host with a 1 s keepalive.
-        (tmp_path / 'home').mkdir()
+        # The user's own config reaches the host; the client role adds the keepalive to that block.
+        (tmp_path / 'home' / '.ssh').mkdir(parents=True, mode=0o700)
         config = tmp_path / 'home' / '.ssh' / 'config'
-        users = [{'name': 'root', 'config': str(config), 'profiles': [], 'hosts': [{
-            'pattern': 'guarded', 'server_alive_interval': INTERVAL, 'server_alive_count_max': 3,
-            'options': {'HostName': host.address, 'Port': str(host.port), 'User': 'root',
-                        'IdentityFile': fleet.key, 'UserKnownHostsFile': fleet.known_hosts,
-                        'BatchMode': 'yes', 'TCPKeepAlive': 'no'}}]}]
+        config.write_text('Host guarded\n    HostName %s\n    Port %d\n    User root\n    IdentityFile %s\n'
+                          '    UserKnownHostsFile %s\n    BatchMode yes\n    TCPKeepAlive no\n'
+                          % (host.address, host.port, fleet.key, fleet.known_hosts))
+        users = [{'name': 'root', 'path': str(config), 'profiles': [], 'hosts': [{
+            'pattern': 'guarded', 'server_alive_interval': INTERVAL, 'server_alive_count_max': 3}]}]
         (tmp_path / 'client.yml').write_text(CLIENT_PLAY)
         rc, out, _recap = playbook(tmp_path / 'client.yml', '-e', json.dumps({'keepalive_client_users': users}))
         assert rc == 0, out
+        assert 'ServerAliveInterval %d' % INTERVAL in config.read_text(), out
         ssh = ['ssh', '-F', str(config), '-T', '-v']
 
         # 1. No keepalive on either side: after 3 x IDLE of silence the session never answers again;
