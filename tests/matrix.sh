@@ -20,7 +20,7 @@ python_for() {
 
 # What runs on every version: the modules, the roles and the playbooks (the pinned version runs everything).
 tests=(tests/functional/test_sshd_keepalive.py tests/functional/test_client_keepalive.py
-       tests/functional/test_keepalive_info.py tests/functional/test_target_python.py
+       tests/functional/test_keepalive_info.py tests/functional/test_target_python.py tests/functional/test_platforms.py
        tests/functional/test_playbook.py tests/functional/test_roles.py
        tests/functional/test_return_contract.py tests/functional/test_docs.py::test_module_examples_run_against_scratch_files
        tests/e2e/test_demo.py::test_demo_rolls_out_a_small_fleet)

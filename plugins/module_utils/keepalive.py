@@ -323,13 +323,17 @@ def _find_match_block(doc, match):
     return None
 
 
-def apply_server(tree, settings, match=None, state='present'):
+def apply_server(tree, settings, match=None, state='present', vendor=None):
     """Make ``settings`` ({keyword: value}) effective in sshd_config (or remove them).
 
     ``match`` is Match criteria text for a per-Match setting, None for global.
     The first line sshd reads for a keyword is the one that is edited, even
     in an Include'd drop-in; later duplicates in the same file are removed.
+    ``vendor``: (drop-in Document, directory) for SUSE's vendor layout: files in the directory are the
+    distribution's and never edited; new lines go to the drop-in, which sshd reads before them.
     """
+    if vendor is not None:
+        return _apply_server_vendor(tree, settings, match, state, *vendor)
     report = Report()
     scope = normalize_match(match) if match else None
     if scope is not None and not scope:
@@ -376,6 +380,63 @@ def apply_server(tree, settings, match=None, state='present'):
             tree.main.delete([block.start])
     _warn_misplaced_globals(tree, settings, scope, report)
     return report
+
+
+def _apply_server_vendor(tree, settings, match, state, drop_in, vendor_dir):
+    """apply_server on a vendor layout: edit and remove only outside ``vendor_dir``, add to ``drop_in``,
+    then check that sshd reads the value from there."""
+    def vendor(doc):
+        return doc.path.startswith(vendor_dir.rstrip('/') + '/')
+    scope = normalize_match(match) if match else None
+    wanted = dict((k, v) for k, v in settings.items() if v is not None)
+    if state == 'absent':
+        for keyword in wanted:
+            fixed = [(d, i) for d, i in server_occurrences(tree, keyword, scope) if vendor(d)]
+            if fixed:
+                d, i = fixed[0]
+                raise InputError('%s is set in the distribution\'s %s line %d, which this module does not edit; '
+                                 'set the value you want instead, or copy %s to %s to own the whole file'
+                                 % (keyword, d.path, i + 1, tree.path, os.path.dirname(os.path.dirname(drop_in.path))
+                                    + '/sshd_config'))
+        return apply_server(tree, settings, match, state)
+    # the admin's own files (other drop-ins) are edited as anywhere; what only the vendor sets goes to the drop-in
+    own = {}
+    for keyword, value in wanted.items():
+        first = server_occurrences(tree, keyword, scope)[:1]
+        if first and not vendor(first[0][0]):
+            own[keyword] = value
+    report = apply_server(tree, own, match, state) if own else Report()
+    for keyword, value in wanted.items():
+        if keyword in own:
+            continue
+        sub = _SingleDocTree(tree, drop_in)
+        apply_server(sub, {keyword: value}, match, state)
+        report.note('%s is set in %s: the distribution\'s files below %s are not edited, and sshd reads this '
+                    'drop-in before them' % (keyword, drop_in.path, vendor_dir))
+    for keyword, value in wanted.items():
+        occ = server_occurrences(tree, keyword, scope)
+        if not occ or vendor(occ[0][0]) or ' '.join(occ[0][0].lines[occ[0][1]].args) != str(value):
+            where_ = '%s line %d' % (occ[0][0].path, occ[0][1] + 1) if occ else 'nowhere'
+            raise InputError('%s: sshd would still read %s from %s, before %s; copy %s to %s to own the whole '
+                             'file' % (keyword, ' '.join(occ[0][0].lines[occ[0][1]].args) if occ else 'nothing',
+                                       where_, drop_in.path, tree.path,
+                                       os.path.dirname(os.path.dirname(drop_in.path)) + '/sshd_config'))
+    return report
+
+
+class _SingleDocTree(object):
+    """A view of one document of a tree as its main file (for edits confined to that document)."""
+
+    def __init__(self, tree, doc):
+        self._tree = tree
+        self.main = doc
+        self.path = doc.path
+
+    def walk(self, doc=None, context=(), depth=0):
+        return self._tree.walk(doc or self.main, context, depth)
+
+    def __getattr__(self, name):
+        return getattr(self._tree, name)
 
 
 def _warn_misplaced_globals(tree, settings, scope, report):

@@ -38,7 +38,8 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     system_target,
     timing_names,
 )
-from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, ConfigError, Tree
+from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import Layout, matcher_with
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, ConfigError, Tree, local_matches
 from ansible_collections.keepalive.ssh.plugins.module_utils.userread import MAX_BYTES, TIMEOUT
 
 # Old option names keep working until this collection version, with a deprecation warning.
@@ -140,10 +141,15 @@ def server_warnings(params, settings):
     return semantic_warnings(settings['ClientAliveInterval'], settings['ClientAliveCountMax'], SSHD)
 
 
-def server_plan(params, settings, **reader):
-    """Read the Include tree and edit it in memory; ``reader``: Tree's loader/matcher/expanduser."""
-    tree = Tree(params['path'], SSHD, base_dir=params['include_base'], **reader)
-    report = apply_server(tree, settings, match=params['match'], state=params['state'])
+def server_plan(params, settings, layout=None, **reader):
+    """Read the Include tree and edit it in memory; ``reader``: Tree's loader/matcher/expanduser.
+    ``layout`` (platforms.server_layout): SUSE's vendor file and the drop-in new lines go to."""
+    layout = layout or Layout(params['path'], None, None)
+    if layout.drop_in:  # about to be created: listed where its directory's Include glob matches it
+        reader = dict(reader, matcher=matcher_with(reader.get('matcher') or local_matches, layout.drop_in))
+    tree = Tree(layout.main, SSHD, base_dir=params['include_base'], **reader)
+    vendor = (tree.doc(layout.drop_in), layout.vendor_dir) if layout.drop_in else None
+    report = apply_server(tree, settings, match=params['match'], state=params['state'], vendor=vendor)
     return tree, report
 
 

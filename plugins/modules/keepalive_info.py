@@ -212,6 +212,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     server_effective,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import DEPRECATED_IN
+from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import server_layout
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, ConfigError, Tree
 from ansible_collections.keepalive.ssh.plugins.module_utils.staging import Stage
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import check_limits
@@ -250,9 +251,10 @@ def where(info):
 
 def server_side(module, p, drift):
     sshd = find_binary(module, p['sshd_binary'], 'sshd_binary', 'openssh-server')
-    path = p['path']
+    path = server_layout(p['path']).main  # SUSE: the vendor file when /etc/ssh/sshd_config is absent
     if not os.path.isfile(path):
-        module.fail_json(msg='path=%s does not exist; give the sshd_config file, or path='' to skip the server side' % path)
+        module.fail_json(msg="path=%s does not exist; give the sshd_config file, or path='' to skip the server side"
+                             % p['path'])
     argv = [sshd, '-T', '-f', path]
     conn = p['connection'] or {}
     unknown = set(conn) - set(CONNECTION_KEYS)

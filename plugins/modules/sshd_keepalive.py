@@ -237,6 +237,11 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     server_warnings,
     validation,
 )
+from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import (
+    SSHD_CONFIG,
+    VENDOR_SSHD_CONFIG,
+    server_layout,
+)
 from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import ConfigError
 from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
@@ -332,15 +337,18 @@ def run_module():
                          collection_name=deprecation['collection_name'])
     if os.path.isdir(path):
         module.fail_json(msg='path=%s is a directory; give the sshd_config file itself' % path)
-    if not os.path.exists(path):
-        module.fail_json(msg='path=%s does not exist; is openssh-server installed?' % path)
+    layout = server_layout(path)
+    if not os.path.exists(layout.main):
+        module.fail_json(msg='path=%s does not exist (nor does SUSE\'s vendor file %s below the same root); '
+                             'is openssh-server installed?' % (path, path[:-len(SSHD_CONFIG)] + VENDOR_SSHD_CONFIG
+                                                               if path.endswith(SSHD_CONFIG) else VENDOR_SSHD_CONFIG))
     for msg in server_warnings(p, settings):
         module.warn(msg)
 
     with SafeDir(os.path.dirname(path) or '.') as directory:
         try:
             directory.lock()
-            tree, report = server_plan(p, settings)
+            tree, report = server_plan(p, settings, layout)
         except (InputError, ConfigError, UnsafePath) as e:
             module.fail_json(msg='%s: %s' % (path, e))
         changed_docs = tree.changed_docs()

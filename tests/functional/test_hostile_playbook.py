@@ -11,7 +11,7 @@ import pytest
 
 from kalib import playbook
 # people and secret are fixtures, used by name
-from test_hostile_users import CLASSES, SECRET, USABLE, people, reset, secret, user_file  # noqa: F401  pylint: disable=unused-import
+from test_hostile_users import ARTIFACT, CLASSES, SECRET, USABLE, people, reset, secret, user_file  # noqa: F401  pylint: disable=unused-import
 
 ATTACKS = [c for c in CLASSES if c not in USABLE] + [c for c in CLASSES if c.__name__ == 'match_exec']
 
@@ -37,6 +37,8 @@ def test_client_role_goes_on_past_a_hostile_user(tmp_path, people, secret, attac
         assert 'ServerAliveInterval 60' in f.read()
     if attack.__name__ != 'match_exec':
         assert '%s: skipped (' % hostile.pw_name in out  # the reason is in the warnings
+    else:  # the role validated the user's file: their command ran, as them
+        assert os.lstat(ARTIFACT).st_uid == hostile.pw_uid
 
     extra['keepalive_client_strict'] = True  # the admin's choice: a skip fails the host
     rc, out, recap = playbook(play, '-i', inventory(tmp_path), '-e', json.dumps(extra))
