@@ -903,3 +903,38 @@ def collateral_changes(before, after, managed):
     skip = set(k.lower() for k in managed)
     old, new = tool_settings(before), tool_settings(after)
     return sorted(k for k in set(old) | set(new) if k not in skip and old.get(k) != new.get(k))
+
+
+# Keywords ssh computes from others when no file sets them (OpenSSH ssh.c: UpdateHostKeys defaults to yes only
+# without VerifyHostKeyDNS and with no or only the default user known_hosts file).  Each maps to its sources and
+# to pins: source values forced with -o on both sides of the check, one set per default the keyword can take,
+# so that a difference left under every pin can only come from the keyword's own lines.
+DERIVED = {
+    'updatehostkeys': (('userknownhostsfile', 'verifyhostkeydns'),
+                       (('UserKnownHostsFile=~/.ssh/known_hosts', 'VerifyHostKeyDNS=no'),
+                        ('UserKnownHostsFile=/dev/null', 'VerifyHostKeyDNS=no'))),
+}
+
+
+def derived_suspects(before, after, changed, managed):
+    """{keyword: pins} for the changed derived keywords whose sources changed, all of them managed: their
+    difference may be the requested change itself, to be told apart by rerunning with the pins."""
+    skip = set(k.lower() for k in managed)
+    old, new = tool_settings(before), tool_settings(after)
+    suspects = {}
+    for key in changed:
+        if key not in DERIVED:
+            continue
+        sources, pins = DERIVED[key]
+        moved = [s for s in sources if old.get(s) != new.get(s)]
+        if moved and all(s in skip for s in moved):
+            suspects[key] = pins
+    return suspects
+
+
+def pinned_argv(argv, pin):
+    """An 'ssh -G' argv with ``pin`` given as -o options (the command line wins over every file)."""
+    options = []
+    for setting in pin:
+        options += ['-o', setting]
+    return argv[:1] + options + argv[1:]

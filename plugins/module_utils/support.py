@@ -16,7 +16,12 @@ import os
 import re
 import time
 
-from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import collateral_changes
+from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
+    collateral_changes,
+    derived_suspects,
+    pinned_argv,
+    tool_settings,
+)
 from ansible_collections.keepalive.ssh.plugins.module_utils.staging import Stage
 from ansible_collections.keepalive.ssh.plugins.module_utils.userread import TIMEOUT, PrivateDir, UserFileError, run_bounded
 
@@ -207,6 +212,24 @@ def _fail_validation(module, tree, argv_for, failed, managed, limits):
                 stderr=detail)
 
 
+def _unexplained(module, tree, fn, before, after, changed, managed_keywords, limits):
+    """``changed`` less the derived keywords (keepalive.DERIVED) whose difference comes from a requested change
+    of their sources: the probe ``fn`` is rerun before and after with the sources pinned to the same values;
+    a difference left under any pin is the edit's own."""
+    suspects = derived_suspects(before, after, changed, managed_keywords)
+    left = [k for k in changed if k not in suspects]
+    for key, pins in sorted(suspects.items()):
+        for pin in pins:
+            def argv_for(staged, pin=pin):
+                return [pinned_argv(fn(staged), pin)]
+            old = _staged_runs(module, tree, argv_for, original=True, limits=limits)[0]
+            new = _staged_runs(module, tree, argv_for, limits=limits)[0]
+            if old[1] != 0 or new[1] != 0 or tool_settings(old[2]).get(key) != tool_settings(new[2]).get(key):
+                left.append(key)
+                break
+    return sorted(left)
+
+
 def validate_tree(module, tree, argv_for, probes=(), managed_keywords=(), managed_files=None, identity=None,
                   timeout=TIMEOUT, limits=None):
     """Validate an edited tree with OpenSSH itself, and prove the edit changes nothing else.
@@ -237,10 +260,12 @@ def validate_tree(module, tree, argv_for, probes=(), managed_keywords=(), manage
     if probes:
         before = _staged_runs(module, tree, lambda staged: [fn(staged) for _what, fn in probes], original=True,
                               limits=limits)
-        for (what, _fn), old, new in zip(probes, before, runs[checks:]):
+        for (what, fn), old, new in zip(probes, before, runs[checks:]):
             if old[1] != 0:
                 continue  # the original cannot be evaluated for this one: nothing to compare with
             changed = collateral_changes(old[2], new[2], managed_keywords)
+            if changed:
+                changed = _unexplained(module, tree, fn, old[2], new[2], changed, managed_keywords, limits)
             if changed:
                 # a user's Match exec can answer differently each time: that user is skipped, not the host
                 limits.fail(module, 'no-collateral check failed, nothing was changed: our change would change '

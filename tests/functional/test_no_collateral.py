@@ -224,3 +224,60 @@ def test_server_edits_change_no_other_keyword(tmp_path_factory, hostkey, name, i
     before, after = outputs(tree, argv_for, True), outputs(tree, argv_for, False)
     for spec, old, new in zip(specs, before, after):
         assert collateral_changes(old, new, [k for k, v in settings_.items() if v is not None]) == [], (name, spec)
+
+
+# -- keywords ssh derives from managed ones (the false positive of b04a5d8) ----------------------
+
+def guarded_options(tmp_path):
+    """What tests/e2e/test_idle_sessions.py asked the client role for before b04a5d8: a new block whose
+    options include a UserKnownHostsFile of its own."""
+    return dict(HostName='127.0.0.1', Port='2522', User='root', IdentityFile=str(tmp_path / 'key'),
+                UserKnownHostsFile=str(tmp_path / 'known_hosts'), BatchMode='yes', TCPKeepAlive='no')
+
+
+def test_requested_known_hosts_file_may_change_the_derived_updatehostkeys(tmp_path):
+    """ssh derives UpdateHostKeys (when not set) from UserKnownHostsFile and VerifyHostKeyDNS: a block
+    we were asked to give its own known_hosts file turns it from true to false for that host, which is
+    the requested change, not a collateral one."""
+    (tmp_path / '.ssh').mkdir(mode=0o700)
+    config = tmp_path / '.ssh' / 'config'  # does not exist yet, as in the idle tests before b04a5d8
+    (tmp_path / 'empty').write_text('')
+    assert ssh_G(tmp_path / 'empty', 'guarded')['updatehostkeys'] == 'true'
+    result = run_module('client_keepalive', dict(path=str(config), hosts=[
+        dict(pattern='guarded', server_alive_interval=1, server_alive_count_max=3, options=guarded_options(tmp_path))]))
+    assert not result.get('failed') and result['changed'], result
+    got = ssh_G(config, 'guarded')
+    assert (got['serveraliveinterval'], got['userknownhostsfile'], got['updatehostkeys']) == (
+        '1', str(tmp_path / 'known_hosts'), 'false')
+    for other in ('localhost', 'example.org'):  # every other host keeps ssh's defaults
+        assert ssh_G(config, other)['updatehostkeys'] == 'true'
+
+
+def test_derived_updatehostkeys_is_still_checked_when_its_sources_change(tmp_path):
+    """An ssh whose candidate output says 'updatehostkeys ask' whatever the sources are (standing in for an
+    engine bug that writes or moves an UpdateHostKeys line): the sources changed too, but pinning them on
+    both sides still shows a difference, so the check fails."""
+    config = tmp_path / 'config'
+    config.write_text('Host bastion\n    User ops\n')
+    fake = script(tmp_path / 'ssh', '#!/bin/sh\nfor a; do [ "$prev" = -F ] && f=$a; prev=$a; done\n'
+                  'out=$(ssh "$@") || exit $?\n'
+                  'if grep -q "ServerAliveCountMax 3" "$f"; then echo "$out" | sed "s/^updatehostkeys .*/updatehostkeys ask/"; '
+                  'else echo "$out"; fi\n')
+    result = run_module('client_keepalive', dict(path=str(config), ssh_binary=fake, hosts=[
+        dict(pattern='guarded', server_alive_interval=1, server_alive_count_max=3, options=guarded_options(tmp_path))]))
+    assert result.get('failed'), result
+    assert 'effective updatehostkeys for host' in result['msg'], result['msg']
+    assert config.read_text() == 'Host bastion\n    User ops\n'
+
+
+def test_users_entry_with_its_own_known_hosts_file_is_not_skipped(tmp_path):
+    """The same request as one entry of ``users`` (what the client role passes, checked as that user):
+    before the fix the user was skipped with a warning while the play still succeeded."""
+    (tmp_path / '.ssh').mkdir(mode=0o700)
+    config = tmp_path / '.ssh' / 'config'
+    result = run_module('client_keepalive', dict(users=[dict(name='root', path=str(config), hosts=[
+        dict(pattern='guarded', server_alive_interval=1, server_alive_count_max=3,
+             options=guarded_options(tmp_path))])]))
+    assert not result.get('failed') and result['changed'], result
+    assert result['skipped_users'] == [] and not result.get('warnings'), result
+    assert ssh_G(config, 'guarded')['serveraliveinterval'] == '1'

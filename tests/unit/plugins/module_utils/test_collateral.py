@@ -12,6 +12,8 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     apply_client,
     client_probe_hosts,
     collateral_changes,
+    derived_suspects,
+    pinned_argv,
     server_probe_connections,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, Document, Tree
@@ -73,3 +75,26 @@ def test_candidate_line_numbers_are_mapped_to_the_real_file():
     assert port.place(tree) == '/home/u/.ssh/config line 7'
     added = ToolError('/home/u/.ssh/config', 2, 'bad', {'/home/u/.ssh/config'})
     assert added.place(tree) == '/home/u/.ssh/config, the line we would add at the top'
+
+
+DEFAULTS = 'userknownhostsfile /root/.ssh/known_hosts /root/.ssh/known_hosts2\nverifyhostkeydns false\n'
+
+
+def test_derived_keyword_is_a_suspect_only_when_its_managed_sources_changed():
+    before = DEFAULTS + 'updatehostkeys true\n'
+    own = 'userknownhostsfile /srv/kh\nverifyhostkeydns false\nupdatehostkeys false\n'
+    changed = collateral_changes(before, own, ['UserKnownHostsFile'])
+    assert changed == ['updatehostkeys']
+    assert set(derived_suspects(before, own, changed, ['UserKnownHostsFile'])) == {'updatehostkeys'}
+    # a source changed that nobody asked for: reported with it, never explained by it
+    assert derived_suspects(before, own, collateral_changes(before, own, []), []) == {}
+    # the sources did not change: the difference is the edit's own
+    flipped = DEFAULTS + 'updatehostkeys ask\n'
+    assert derived_suspects(before, flipped, ['updatehostkeys'], ['UserKnownHostsFile']) == {}
+
+
+def test_pins_are_command_line_options_before_the_rest():
+    argv = ['/usr/bin/ssh', '-G', '-F', '/s/config', '--', 'guarded']
+    assert pinned_argv(argv, ('UserKnownHostsFile=/dev/null', 'VerifyHostKeyDNS=no')) == [
+        '/usr/bin/ssh', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'VerifyHostKeyDNS=no', '-G', '-F', '/s/config',
+        '--', 'guarded']
