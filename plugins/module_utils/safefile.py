@@ -123,8 +123,8 @@ class SafeDir:
                 raise UnsafePath('%s appeared or disappeared during the run; nothing was written, run again'
                                  % os.path.join(self.path, name))
             return
-        if (now.st_ino, now.st_dev, now.st_size, now.st_mtime_ns) != (st.st_ino, st.st_dev, st.st_size,
-                                                                       st.st_mtime_ns):
+        fields = ('st_ino', 'st_dev', 'st_size', 'st_mtime_ns')
+        if [getattr(now, f) for f in fields] != [getattr(st, f) for f in fields]:
             raise UnsafePath('%s changed during the run; nothing was written, run again'
                              % os.path.join(self.path, name))
 

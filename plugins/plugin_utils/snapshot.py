@@ -51,7 +51,7 @@ k() { if [ -L "$1" ]; then t=link; elif [ -f "$1" ]; then t=file; elif [ -d "$1"
 n() { case $1 in *[!A-Za-z0-9._+,@%-]*|'') printf '=%s\n' "$(printf '%s' "$1" | base64 | tr -d '\n')";;
       *) printf '%s\n' "$1";; esac; }
 s() { stat -c '%a %h %u %g' -- "$1" 2>/dev/null || stat -f '%Lp %l %u %g' "$1" 2>/dev/null || echo '? ? ? ?'; }
-m() { set -- "$1" $(s "$1"); echo "$2 $3 $4 $5"
+m() { set -f; set -- "$1" $(s "$1"); set +f; echo "$2 $3 $4 $5"
       if [ "$3" = 1 ]; then { head -c "$CAP" | base64; } < "$1" 2>/dev/null || echo '!'; fi; echo .; }
 f() { k "$2"; printf 'F %s %s\n' "$1" "$t"; if [ "$t" = file ]; then m "$2"; else
       if [ "$t" = dir ]; then s "$2"; fi; echo .; fi; }
