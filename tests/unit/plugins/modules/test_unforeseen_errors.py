@@ -40,3 +40,20 @@ def test_unforeseen_errors_skip_the_user(capsys, monkeypatch):
 def test_strict_fails_on_the_first(capsys, monkeypatch):
     result = run(capsys, monkeypatch, strict=True)
     assert result['failed'] and 'internal error (PermissionError' in result['msg'], result
+
+
+def test_unforeseen_errors_in_the_audit_of_one_user(capsys, monkeypatch):
+    from ansible_collections.keepalive.ssh.plugins.modules import keepalive_info
+
+    def read(identity, *args, **kwargs):
+        raise RuntimeError('SECRET line of some file')
+    monkeypatch.setattr(keepalive_info.UserFiles, 'read', read)
+    with patch_module_args(dict(path=None, system_config=None, users=[dict(name='root'), dict(name='nobody')],
+                                host_names=['x'])):
+        with pytest.raises(SystemExit):
+            keepalive_info.main()
+    result = json.loads(capsys.readouterr().out)
+    assert not result.get('failed'), result
+    assert [s['user'] for s in result['skipped_users']] == ['root', 'nobody']
+    assert all(c['reason'].startswith('internal error (RuntimeError)') for c in result['clients'].values())
+    assert 'SECRET' not in json.dumps(result)
