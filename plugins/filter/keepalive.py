@@ -12,6 +12,7 @@ import io
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import SERVER_PERIODS, derive_interval
+from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import platform
 
 SERVER_COLUMNS = ('clientaliveinterval', 'clientalivecountmax')
 
@@ -47,6 +48,11 @@ def server_target(profiles, profile, interval=None, count_max=None, nat_idle_tim
                     else chosen['client_alive_interval'])
     return {'client_alive_interval': interval,
             'client_alive_count_max': chosen['client_alive_count_max'] if count_max is None else count_max}
+
+
+def sshd_platform(os_family):
+    """The OS family's OpenSSH facts from module_utils/platforms.py (the one table modules and roles share)."""
+    return dict(platform(os_family or '')._asdict())
 
 
 def _clients_summary(clients):
@@ -131,6 +137,7 @@ class FilterModule(object):
         return {
             'client_plan': client_plan,
             'server_target': server_target,
+            'sshd_platform': sshd_platform,
             'audit_rows': audit_rows,
             'audit_csv': audit_csv,
             'audit_table': audit_table,

@@ -4,9 +4,8 @@
 """What differs between OS families for OpenSSH, in one place: service name, how to reload without a
 service manager, where sshd's configuration lives (SUSE's vendor layout included) and where sshd is.
 
-The modules use server_layout() to find the file sshd reads. The service names and reload commands
-are the reference docs/support.md states; the sshd role detects the service name on the host at run
-time (service_facts: 'ssh' or 'sshd'). docs/support.md says which families are tested and which are
+The modules use server_layout() to find the file sshd reads; the sshd role takes the service name from
+platform() through the sshd_platform filter (by ansible_facts.os_family). docs/support.md says which families are tested and which are
 expected to work, and why.
 """
 
