@@ -318,6 +318,12 @@ class Fleet:
             argv += ['-o', '%s=%s' % (k, v)]
         return argv + ['%s@%s' % (self.login_user, host.address)] + list(command)
 
+    def client_entry(self, alias, host):
+        """A user's own ssh_config entry for a host, as users have it before the client role adds keepalives."""
+        return ('Host %s\n    HostName %s\n    Port %d\n    User root\n    IdentityFile %s\n'
+                '    UserKnownHostsFile %s\n    BatchMode yes\n    TCPKeepAlive no\n'
+                % (alias, host.address, host.port, self.key, self.known_hosts))
+
     def can_login(self, host):
         return subprocess.run(self.ssh_argv(host, 'true'), capture_output=True, check=False).returncode == 0
 

@@ -17,13 +17,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'tests', 'lib'))
 
-from conntrack import IdleFirewall, Session  # noqa: E402  pylint: disable=wrong-import-position
+from conntrack import IdleFirewall  # noqa: E402  pylint: disable=wrong-import-position
 from fleet import Fleet, ansible_env, ensure_collection_link  # noqa: E402  pylint: disable=wrong-import-position
 
 CLIENT_PLAY = '''
@@ -62,14 +61,7 @@ def probe(fleet, timeout):
 
 def case(fw, fleet, name, argv, silence):
     """One line: the session silent for `silence` s, then alive or dead, with what the wire showed."""
-    session = Session(argv)
-    port = session.local_port()
-    fw.watch(port)
-    time.sleep(silence)
-    entry = fw.entry(port, fleet.hosts[0].port)
-    alive = session.echo(ECHO)
-    dropped = fw.invalid_packets(port)
-    log = session.close()
+    entry, alive, dropped, log = fw.silence(argv, fleet.hosts[0].port, silence, ECHO)
     wire = ('conntrack entry %s' % ('refreshed' if entry else 'forgotten'),
             '%d packet(s) dropped' % dropped)
     keepalives = log.count('rtype keepalive@openssh.com')
@@ -106,9 +98,7 @@ def run(timeout, root):
             os.makedirs(ssh_dir, mode=0o700)
             config = os.path.join(ssh_dir, 'config')
             with open(config, 'w') as f:  # the user's own entry for the host; the client role adds the keepalive
-                f.write('Host behind-nat\n    HostName %s\n    Port %d\n    User root\n    IdentityFile %s\n'
-                        '    UserKnownHostsFile %s\n    BatchMode yes\n    TCPKeepAlive no\n'
-                        % (host.address, host.port, fleet.key, fleet.known_hosts))
+                f.write(fleet.client_entry('behind-nat', host))
             users = [{'name': 'root', 'path': config, 'profiles': [], 'hosts': [{'pattern': 'behind-nat'}]}]
             for name, text in (('client.yml', CLIENT_PLAY), ('server.yml', SERVER_PLAY)):
                 with open(os.path.join(work, name), 'w') as f:

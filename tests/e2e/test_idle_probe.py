@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conntrack import IdleFirewall, Session
+from conntrack import IdleFirewall
 from fleet import Fleet
 from kalib import playbook, run_module, sshd_T, start_module
 
@@ -107,14 +107,10 @@ def client_role_survives(tmp_path, fw, fleet, measured):
         'keepalive_client_nat_idle_timeout': '{{ probe.idle_timeout.lower }}'}))
     assert rc == 0, out
     assert 'ServerAliveInterval %d' % derive_interval(measured) in config.read_text()
-    session = Session(['ssh', '-F', str(config), '-T', 'probed'])
-    port = session.local_port()
-    fw.watch(port)
-    time.sleep(3 * fw.timeout)
-    assert fw.entry(port, host.port)['state'] == 'ESTABLISHED'
-    assert session.echo(5)
-    assert fw.invalid_packets(port) == 0
-    session.close()
+    seen = fw.silence(['ssh', '-F', str(config), '-T', 'probed'], host.port, 3 * fw.timeout, 5)
+    assert seen.entry['state'] == 'ESTABLISHED'
+    assert seen.alive
+    assert seen.dropped == 0
 
 
 def user_config(tmp_path, alias, fleet):
@@ -123,9 +119,7 @@ def user_config(tmp_path, alias, fleet):
     ssh_dir = tmp_path / 'home' / '.ssh'
     ssh_dir.mkdir(parents=True, mode=0o700)
     config = ssh_dir / 'config'
-    config.write_text('Host %s\n    HostName %s\n    Port %d\n    User root\n    IdentityFile %s\n'
-                      '    UserKnownHostsFile %s\n    BatchMode yes\n    TCPKeepAlive no\n'
-                      % (alias, host.address, host.port, fleet.key, fleet.known_hosts))
+    config.write_text(fleet.client_entry(alias, host))
     return config
 
 
@@ -141,15 +135,12 @@ def sshd_role_accepts(tmp_path, fw, fleet, measured):
     assert rc == 0, out
     host = fleet.hosts[0]
     assert sshd_T(host.config, host.hostkey)['clientaliveinterval'] == str(derive_interval(measured, SERVER_PERIODS))
-    session = Session(['ssh', '-F', str(tmp_path / 'home' / '.ssh' / 'config'), '-T', '-v',
-                       '-o', 'ServerAliveInterval=0', 'probed'])
-    port = session.local_port()
-    fw.watch(port)
-    time.sleep(3 * fw.timeout)
-    assert fw.entry(port, host.port)['state'] == 'ESTABLISHED'
-    assert session.echo(5)
-    assert fw.invalid_packets(port) == 0
-    assert 'client_input_channel_req: channel 0 rtype keepalive@openssh.com reply 1' in session.close()
+    seen = fw.silence(['ssh', '-F', str(tmp_path / 'home' / '.ssh' / 'config'), '-T', '-v',
+                       '-o', 'ServerAliveInterval=0', 'probed'], host.port, 3 * fw.timeout, 5)
+    assert seen.entry['state'] == 'ESTABLISHED'
+    assert seen.alive
+    assert seen.dropped == 0
+    assert 'client_input_channel_req: channel 0 rtype keepalive@openssh.com reply 1' in seen.log
 
 
 def test_no_firewall_no_timeout_below_in_check_mode(tmp_path):

@@ -8,9 +8,8 @@ client sending none), it still echoes after 3 x IDLE, its conntrack entry is ali
 traffic is visible exactly where OpenSSH logs it.
 """
 import json
-import time
 
-from conntrack import IdleFirewall, Session
+from conntrack import IdleFirewall
 from fleet import Fleet
 from kalib import playbook
 
@@ -52,9 +51,7 @@ def test_keepalives_keep_idle_sessions_alive(tmp_path):
         # The user's own config reaches the host; the client role adds the keepalive to that block.
         (tmp_path / 'home' / '.ssh').mkdir(parents=True, mode=0o700)
         config = tmp_path / 'home' / '.ssh' / 'config'
-        config.write_text('Host guarded\n    HostName %s\n    Port %d\n    User root\n    IdentityFile %s\n'
-                          '    UserKnownHostsFile %s\n    BatchMode yes\n    TCPKeepAlive no\n'
-                          % (host.address, host.port, fleet.key, fleet.known_hosts))
+        config.write_text(fleet.client_entry('guarded', host))
         users = [{'name': 'root', 'path': str(config), 'profiles': [], 'hosts': [{
             'pattern': 'guarded', 'server_alive_interval': INTERVAL, 'server_alive_count_max': 3}]}]
         (tmp_path / 'client.yml').write_text(CLIENT_PLAY)
@@ -65,25 +62,17 @@ def test_keepalives_keep_idle_sessions_alive(tmp_path):
 
         # 1. No keepalive on either side: after 3 x IDLE of silence the session never answers again;
         #    its packets are the firewall's invalid ones and conntrack has forgotten the connection.
-        session = Session(ssh + ['-o', 'ServerAliveInterval=0', 'guarded'])
-        port = session.local_port()
-        fw.watch(port)
-        time.sleep(SILENCE)
-        assert fw.entry(port, host.port) is None
-        assert not session.echo(ECHO)
-        assert fw.invalid_packets(port) > 0
-        session.close()
+        seen = fw.silence(ssh + ['-o', 'ServerAliveInterval=0', 'guarded'], host.port, SILENCE, ECHO)
+        assert seen.entry is None
+        assert not seen.alive
+        assert seen.dropped > 0
 
         # 2. The client role's settings: alive after 3 x IDLE, its conntrack entry refreshed all along,
         #    and sshd (LogLevel DEBUG3) logs each keepalive as a global request.
-        session = Session(ssh + ['guarded'])
-        port = session.local_port()
-        fw.watch(port)
-        time.sleep(SILENCE)
-        assert fw.entry(port, host.port)['state'] == 'ESTABLISHED'
-        assert session.echo(ECHO)
-        assert fw.invalid_packets(port) == 0
-        session.close()
+        seen = fw.silence(ssh + ['guarded'], host.port, SILENCE, ECHO)
+        assert seen.entry['state'] == 'ESTABLISHED'
+        assert seen.alive
+        assert seen.dropped == 0
         assert read(host.log).count('server_input_global_request: rtype keepalive@openssh.com want_reply 1') \
             >= SILENCE // INTERVAL // 2
 
@@ -95,13 +84,9 @@ def test_keepalives_keep_idle_sessions_alive(tmp_path):
                 'keepalive_sshd_client_alive_interval': INTERVAL, 'keepalive_sshd_client_alive_count_max': 3}))
             fleet.reset_connections()
         assert rc == 0, out
-        session = Session(ssh + ['-o', 'ServerAliveInterval=0', 'guarded'])
-        port = session.local_port()
-        fw.watch(port)
-        time.sleep(SILENCE)
-        assert fw.entry(port, host.port)['state'] == 'ESTABLISHED'
-        assert session.echo(ECHO)
-        assert fw.invalid_packets(port) == 0
-        client_log = session.close()
-        assert client_log.count('client_input_channel_req: channel 0 rtype keepalive@openssh.com reply 1') \
+        seen = fw.silence(ssh + ['-o', 'ServerAliveInterval=0', 'guarded'], host.port, SILENCE, ECHO)
+        assert seen.entry['state'] == 'ESTABLISHED'
+        assert seen.alive
+        assert seen.dropped == 0
+        assert seen.log.count('client_input_channel_req: channel 0 rtype keepalive@openssh.com reply 1') \
             >= SILENCE // INTERVAL // 2

@@ -12,6 +12,7 @@ arrives — what a NAT gateway or stateful firewall does to an idle SSH session 
 /work/shared/design/conntrack-idle-firewall.md).  ``timeout=None`` gives the same namespace without the
 rule (no firewall).  On exit every process still in the namespace is ended and the thread goes back.
 """
+import collections
 import contextlib
 import ctypes
 import json
@@ -142,6 +143,19 @@ class IdleFirewall:
             total += sum(expr['counter']['packets'] for expr in rule['expr'] if 'counter' in expr)
         return total
 
+    def silence(self, argv, dport, seconds, echo_timeout):
+        """Start ``argv`` as a Session, leave it silent for ``seconds``, then look (in this order): its
+        conntrack entry (None when forgotten), whether an echo still comes back within ``echo_timeout``,
+        how many of its packets the firewall dropped, and everything ssh logged."""
+        session = Session(argv)
+        port = session.local_port()
+        self.watch(port)
+        time.sleep(seconds)
+        entry = self.entry(port, dport)
+        alive = session.echo(echo_timeout)
+        dropped = self.invalid_packets(port)
+        return Silence(entry, alive, dropped, session.close())
+
     @staticmethod
     def entry(sport, dport):
         """The conntrack entry of one TCP connection: {'state', 'timeout'} or None when it is forgotten."""
@@ -152,6 +166,9 @@ class IdleFirewall:
             if len(fields) > 3 and fields[0] == 'tcp':
                 return {'timeout': int(fields[2]), 'state': fields[3]}
         return None
+
+
+Silence = collections.namedtuple('Silence', 'entry alive dropped log')
 
 
 class Session:
