@@ -33,6 +33,23 @@ FIXTURES = os.path.join(ROOT, 'tests', 'fixtures')
 EXAMPLE_GROUP_VARS = os.path.join(ROOT, 'examples', 'inventory', 'group_vars')
 SSHD = shutil.which('sshd') or '/usr/sbin/sshd'
 USERS = ('kaalice', 'kabob', 'kacarol')
+# The roles as the idle proofs apply them: the client role for the controller's own user, the sshd
+# role on the fleet (tests/e2e/test_idle_*.py, tools/idle_proof.py).
+CLIENT_PLAY = '''
+- name: Client keepalive for the local user
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  roles:
+    - keepalive.ssh.client
+'''
+SERVER_PLAY = '''
+- name: Server keepalive on the fleet
+  hosts: all
+  gather_facts: false
+  roles:
+    - keepalive.ssh.sshd
+'''
 # The non-root SSH login with passwordless sudo that the demo uses (playbooks need become).
 ADMIN = 'kaadmin'
 SUDOERS = '/etc/sudoers.d/keepalive-fleet'

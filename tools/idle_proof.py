@@ -23,21 +23,8 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'tests', 'lib'))
 
 from conntrack import IdleFirewall  # noqa: E402  pylint: disable=wrong-import-position
-from fleet import Fleet, ansible_env, ensure_collection_link  # noqa: E402  pylint: disable=wrong-import-position
+from fleet import CLIENT_PLAY, SERVER_PLAY, Fleet, ansible_env, ensure_collection_link  # noqa: E402  pylint: disable=wrong-import-position
 
-CLIENT_PLAY = '''
-- name: Client keepalive from the measured timeout
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  roles: [keepalive.ssh.client]
-'''
-SERVER_PLAY = '''
-- name: Server keepalive from the measured timeout
-  hosts: all
-  gather_facts: false
-  roles: [keepalive.ssh.sshd]
-'''
 ECHO = 5
 
 

@@ -15,27 +15,12 @@ import time
 import pytest
 
 from conntrack import IdleFirewall
-from fleet import Fleet
+from fleet import CLIENT_PLAY, SERVER_PLAY, Fleet
 from kalib import playbook, run_module, sshd_T, start_module
 
 from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import SERVER_PERIODS, derive_interval
 
 PORT = 2622
-CLIENT_PLAY = '''
-- name: Client keepalive from the probe's result
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  roles:
-    - keepalive.ssh.client
-'''
-SERVER_PLAY = '''
-- name: Server keepalive from the probe's result
-  hosts: all
-  gather_facts: false
-  roles:
-    - keepalive.ssh.sshd
-'''
 
 
 def start_fleet(tmp_path, client_alive_interval=None):

@@ -10,29 +10,13 @@ traffic is visible exactly where OpenSSH logs it.
 import json
 
 from conntrack import IdleFirewall
-from fleet import Fleet
+from fleet import CLIENT_PLAY, SERVER_PLAY, Fleet
 from kalib import playbook
 
 IDLE = 4          # seconds conntrack keeps a silent connection (established timeout)
 INTERVAL = 1      # keepalive interval the roles are given: 4 keepalives per timeout, margin for a loaded box
 SILENCE = 3 * IDLE
 ECHO = 5          # seconds an echo may take on a loaded machine before the session counts as dead
-
-CLIENT_PLAY = '''
-- name: Client keepalive for the test user
-  hosts: localhost
-  connection: local
-  gather_facts: false
-  roles:
-    - keepalive.ssh.client
-'''
-SERVER_PLAY = '''
-- name: Server keepalive
-  hosts: all
-  gather_facts: false
-  roles:
-    - keepalive.ssh.sshd
-'''
 
 
 def read(path):
