@@ -49,7 +49,8 @@ class ActionModule(NoOpAwareAction):
         forms = self._forms(params)
         # (a path without user: its directories only: the probe reads it only where root alone controls it)
         return [('u', user) for user, _path in forms if user] + [
-            ('f', p) for user, path in forms for p in (self._chain(path) if user else self._above(path))]
+            ('f', p) for user, path in forms if user for p in self._chain(path)] + [
+            ('o', p) for user, path in forms if not user for p in self._above(path)]
 
     def prepare(self, snapshot, params):
         # a user's given file and the directories above it are read as that user from the first round
@@ -71,7 +72,7 @@ class ActionModule(NoOpAwareAction):
         directory above it root's and not writable by others (or sticky), the file root's.  Anything else
         the module reads, as the file's owner (plans.adopt_owner)."""
         for directory in self._above(path):
-            entry = snapshot.entry(directory)
+            entry = snapshot.owned(directory)
             if entry.kind != 'dir' or entry.uid != 0 or (entry.mode & 0o022 and not entry.mode & 0o1000):
                 raise Unsupported('%s is not a directory only root controls' % directory)
         entry = snapshot.entry(path)
@@ -100,7 +101,7 @@ class ActionModule(NoOpAwareAction):
         for (job, _specs), where, (dirs, _path, _mode) in zip(todo, wheres, walks):
             if job['user']:
                 snapshot.read_as(dirs[0], where[2], where[3])  # a user's files only ever as the user
-        snapshot.require([('f', d) for job, _specs in todo if not job['user'] for d in self._above(job['path'])])
+        snapshot.require([('o', d) for job, _specs in todo if not job['user'] for d in self._above(job['path'])])
         for job, _specs in todo:
             if not job['user']:
                 self._roots_own(snapshot, job['path'])

@@ -17,6 +17,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     server_warnings,
     validation,
 )
+from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import STOCK_INCLUDES
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSHD
 from ansible_collections.keepalive.ssh.plugins.plugin_utils.noop_action import NoOpAwareAction
 from ansible_collections.keepalive.ssh.plugins.plugin_utils.snapshot import Unsupported
@@ -28,9 +29,14 @@ class ActionModule(NoOpAwareAction):
     SPEC = SERVER_SPEC
 
     def first_requests(self, params):
-        # the main file, its directory and the drop-in directory most distributions include first
+        # the main file, its directory, the drop-in directory most distributions include first and the
+        # files other distributions' stock drop-ins include: one round for most hosts
         return [('f', params['path']), ('f', os.path.dirname(params['path']) or '.'),
-                ('d', os.path.join(params['include_base'], 'sshd_config.d'))]
+                ('d', os.path.join(params['include_base'], 'sshd_config.d'))] + [
+                    ('f', p) for p in STOCK_INCLUDES]
+
+    def prepare(self, snapshot, params):
+        snapshot.expect_include(os.path.join(params['include_base'], 'sshd_config.d', '*.conf'))
 
     def plan(self, params, snapshot, diff):
         settings = server_settings(params)

@@ -24,6 +24,10 @@ SSHD_CONFIG = '/etc/ssh/sshd_config'
 VENDOR_SSHD_CONFIG = '/usr/etc/ssh/sshd_config'
 DROP_IN = 'sshd_config.d/50-keepalive.conf'
 
+# Files that distributions' stock sshd drop-ins Include: RHEL 8+, Fedora and their rebuilds ship
+# sshd_config.d/50-redhat.conf with an Include of the crypto-policies back-end.
+STOCK_INCLUDES = ('/etc/crypto-policies/back-ends/opensshserver.config',)
+
 Platform = collections.namedtuple('Platform', 'service reload_command sshd sshd_config vendor_sshd_config')
 
 PLATFORMS = {

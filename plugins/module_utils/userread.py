@@ -20,7 +20,7 @@ What leaves the child is data (the files' bytes, for the engine) or a
 :class:`UserFileError` whose text names a file and a reason, never file content.
 Root keeps only the write, through safefile.SafeDir.  The controller-side probe
 (plugins/plugin_utils/snapshot.py) builds its shell reader from the constants
-and :func:`setpriv_prefix` here.
+and :func:`setpriv_prefix` / :data:`CLEAN_ENV` here.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -85,11 +85,16 @@ class Identity:
         raise UserFileError('Include %s: only ~/ (the user\'s own home) is supported' % path.split('/')[0])
 
 
+# The environment of a reading child; for shells (the probe) the argv that starts one.
+CLEAN_ENV = ['env', '-i', 'PATH=' + SAFE_PATH, 'LC_ALL=C']
+
+
 def setpriv_prefix(uid, gid):
-    """argv that runs the rest as uid:gid, for shells (the controller-side probe).  The time and output
-    limits go outside it, where they stay root's (snapshot.probe_script)."""
+    """argv that runs the rest as uid:gid, for shells (the controller-side probe).  setpriv passes its
+    environment on: start it from CLEAN_ENV (the probe starts one for all users of a round).  The time
+    and output limits go outside it, where they stay root's (snapshot.probe_script)."""
     return ['setpriv', '--reuid=%s' % uid, '--regid=%s' % gid, '--init-groups', '--no-new-privs',
-            '--inh-caps=-all', '--', 'env', '-i', 'PATH=' + SAFE_PATH, 'LC_ALL=C']
+            '--inh-caps=-all', '--']
 
 
 def _no_new_privs():

@@ -27,23 +27,33 @@ import os
 import shlex
 
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import Document
-from ansible_collections.keepalive.ssh.plugins.module_utils.userread import MAX_BYTES, MAX_FILES, TIMEOUT, setpriv_prefix
+from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
+    CLEAN_ENV,
+    MAX_BYTES,
+    MAX_FILES,
+    TIMEOUT,
+    setpriv_prefix,
+)
 
 MAX_ROUNDS = 6
 BEGIN, END = 'keepalive.ssh-probe-begin', 'keepalive.ssh-probe-end'
 
 # Files below a user's home are read by a shell running as that user (userread.setpriv_prefix: the
-# user's uid, gid and groups, no new privileges, clean environment), at most CAP bytes each: what a racer
-# swapping paths can make it read is what the user can read anyway.  The limits on that shell are root's,
-# outside it, where the user cannot stop or fool them (probe_script): a `timeout` running as root kills
-# it, `head -c` caps what it may print, and root base64-frames its output so the controller takes from
-# it answers to that user's own requests only.
+# user's uid, gid and groups, no new privileges), at most CAP bytes each: what a racer swapping paths
+# can make it read is what the user can read anyway.  The limits on those shells are root's, outside
+# them, where the user cannot stop or fool them (probe_script): one `timeout` running as root starts a
+# clean environment (userread.CLEAN_ENV) from which every user's shell of the round is started, and
+# kills all of them with the root processes that frame them; per user, `head -c` caps what the shell
+# may print and root base64-frames its output, so the controller takes from it answers to that user's
+# own requests only.
 # One function per request kind, called with the request's index and path (or user name); every
 # record ends with a line holding a single dot.  No command substitution but m's one stat: on a fleet
-# each fork counts.
+# each fork counts.  R is set in root's own shell only.
 # k: what a path is, without following a final symlink.  s: mode, links, owner.  m: a regular file's s,
-# and its content when it has one link.  f: one path (a directory with its s).  d: a directory's entries,
-# then the content of at most MAXF regular entries matching one of the Include patterns given after the
+# and its content when it has one link (root caps its own reads at CAP bytes; a user's shell is cut
+# by root's head, outside it).  f: one path.  o: one path, a directory with its s: only root's shell
+# answers that, nothing trusts a user's shell with owners and modes.  d: a directory's entries, then
+# the content of at most MAXF regular entries matching one of the Include patterns given after the
 # path.  u: a passwd line.  Names that are not plain are base64 after a '='.
 _FUNCTIONS = r'''
 k() { if [ -L "$1" ]; then t=link; elif [ -f "$1" ]; then t=file; elif [ -d "$1" ]; then t=dir;
@@ -52,9 +62,10 @@ n() { case $1 in *[!A-Za-z0-9._+,@%-]*|'') printf '=%s\n' "$(printf '%s' "$1" | 
       *) printf '%s\n' "$1";; esac; }
 s() { stat -c '%a %h %u %g' -- "$1" 2>/dev/null || stat -f '%Lp %l %u %g' "$1" 2>/dev/null || echo '? ? ? ?'; }
 m() { set -f; set -- "$1" $(s "$1"); set +f; echo "$2 $3 $4 $5"
-      if [ "$3" = 1 ]; then { head -c "$CAP" | base64; } < "$1" 2>/dev/null || echo '!'; fi; echo .; }
-f() { k "$2"; printf 'F %s %s\n' "$1" "$t"; if [ "$t" = file ]; then m "$2"; else
-      if [ "$t" = dir ]; then s "$2"; fi; echo .; fi; }
+      if [ "$3" = 1 ]; then if [ -n "$R" ]; then { head -c "$CAP" | base64; } < "$1"; else base64 < "$1"; fi 2>/dev/null ||
+      echo '!'; fi; echo .; }
+f() { k "$2"; printf 'F %s %s\n' "$1" "$t"; if [ "$t" = file ]; then m "$2"; else echo .; fi; }
+o() { k "$2"; printf 'O %s %s\n' "$1" "$t"; if [ "$t" = dir ] && [ -n "$R" ]; then s "$2"; fi; echo .; }
 d() { i=$1 p=$2; shift 2; k "$p"; printf 'D %s %s\n' "$i" "$t"
       if [ "$t" != dir ]; then echo .; return; fi
       for e in "$p"/* "$p"/.[!.]* "$p"/..?*; do
@@ -71,6 +82,16 @@ d() { i=$1 p=$2; shift 2; k "$p"; printf 'D %s %s\n' "$i" "$t"
       done; }
 u() { printf 'U %s\n' "$1"; getent passwd "$2"; echo .; }
 '''
+# Root's, around the users' shells.  P: the passwd lines of every user named in the round (one getent).
+# w: one user's line from P, printed as u prints it when an index is given, and their ids in uid and
+# gid (uid empty when there is no such user or the ids are not numbers: then no shell runs).
+_ROOTS = r'''
+w() { l=; o=$IFS; IFS='
+'; set -f; for x in $P; do case $x in "$1":*) l=$x;; esac; done
+      if [ -n "$2" ]; then printf 'U %s\n' "$2"; [ -z "$l" ] || printf '%s\n' "$l"; echo .; fi
+      IFS=:; set -- $l; IFS=$o; set +f; uid=$3 gid=$4
+      case $uid in ''|*[!0-9]*) uid=;; esac; case $gid in ''|*[!0-9]*) uid=;; esac; }
+'''
 
 
 class Unsupported(Exception):
@@ -78,7 +99,7 @@ class Unsupported(Exception):
 
 
 class Missing(Exception):
-    """Not fetched yet: ``requests`` are (kind, name) pairs, kind one of 'f', 'd', 'u'."""
+    """Not fetched yet: ``requests`` are (kind, name) pairs, kind one of 'f', 'o', 'd', 'u'."""
 
     def __init__(self, requests):
         super(Missing, self).__init__(' '.join('%s %s' % r for r in requests))
@@ -125,12 +146,12 @@ def _component(field):
 
 
 def _owner(name, homes, exact):
-    """(uid, gid) shell words of the user as whom ``name`` is read, or None (root's own files)."""
+    """Whom ``name`` is read as: ('ids', uid, gid), ('user', name), or None (root's own files)."""
     if name in exact:
         return exact[name]
-    for top, ids in homes.items():
+    for top, who in homes.items():
         if name == top or name.startswith(top.rstrip('/') + '/'):
-            return ids
+            return who
     return None
 
 
@@ -140,37 +161,52 @@ def user_cap(max_bytes):
     return 4 * max_bytes + 65536
 
 
-def as_user_command(who, script):
-    """``script`` run by sh as the user ``who`` ((uid, gid) shell words), see userread.setpriv_prefix."""
-    argv = setpriv_prefix('UID', 'GID') + ['sh', '-c', script]
-    command = ' '.join(shlex.quote(a) for a in argv) + ' </dev/null'
-    return command.replace('--reuid=UID', '--reuid=' + who[0], 1).replace('--regid=GID', '--regid=' + who[1], 1)
+def user_frame(who, script, indexes, max_bytes, passwd_index=None):
+    """Root's shell lines that run ``script`` with sh as ``who`` (see _owner) and frame its output: ``S``
+    and the ``indexes`` it may answer, its output (at most user_cap bytes) base64'd by root, ``E``.
+    A user given by name is looked up first (w), printing the answer to request ``passwd_index`` too."""
+    if who[0] == 'user':
+        ids = 'w %s %s' % (shlex.quote(who[1]), '' if passwd_index is None else passwd_index)
+    else:
+        ids = 'uid=%d gid=%d' % (int(who[1]), int(who[2]))
+    argv = setpriv_prefix('"$uid"', '"$gid"') + ['sh', '-c', shlex.quote(script)]
+    return '%s\necho S %s\n[ -z "$uid" ] || %s </dev/null 2>/dev/null | head -c %d | base64\necho E' % (
+        ids, ','.join(str(i) for i in indexes), ' '.join(argv), user_cap(max_bytes) + 1)
 
 
 def probe_script(requests, homes=None, max_bytes=MAX_BYTES, timeout=TIMEOUT, patterns=None, exact=None):
     """The shell command that answers ``requests`` ((kind, name) pairs) in one round.
 
-    ``homes`` ({directory: (uid, gid)}): paths below one are read as that user (see userread), inside a
-    frame root prints around that user's output: ``S`` and the indexes of that user's requests, the
-    output (at most user_cap bytes, the shell killed by root after ``timeout`` seconds) base64'd by root,
-    then ``E``.  ``exact`` ({path: (uid, gid)}) the same for single paths; uid and gid are shell words.
-    ``patterns`` ({directory: [Include glob's last component]}): whose contents 'd' sends.
+    ``homes`` ({directory: (uid, gid)}): paths below one are read as that user (see userread), in a
+    frame of root's (user_frame).  ``exact`` ({path: user name}) the same for single paths, the user's
+    ids looked up on the host in the same round.  Every user's shell of the round runs under one
+    ``timeout`` of ``timeout`` seconds, root's, that kills them all.  ``patterns`` ({directory:
+    [Include glob's last component]}): whose contents 'd' sends.
     """
-    homes, patterns, exact = homes or {}, patterns or {}, exact or {}
+    homes = dict((top, ('ids', int(uid), int(gid))) for top, (uid, gid) in (homes or {}).items())
+    patterns, exact = patterns or {}, dict((path, ('user', user)) for path, user in (exact or {}).items())
     functions = 'CAP=%d MAXF=%d\n%s' % (max_bytes + 1, MAX_FILES, _FUNCTIONS)
     own, as_user = [], {}
     for i, (kind, name) in enumerate(requests):
         extra = patterns.get(name, []) if kind == 'd' else []
         call = ' '.join([kind, str(i)] + [shlex.quote(a) for a in [name] + sorted(extra)])
-        ids = _owner(name, homes, exact) if kind != 'u' else None
-        (as_user.setdefault(ids, []) if ids else own).append((i, call))
+        who = _owner(name, homes, exact) if kind != 'u' else None
+        (as_user.setdefault(who, []) if who else own).append((i, call))
+    frames = []
+    passwd = dict((name, i) for i, (kind, name) in enumerate(requests) if kind == 'u')
     for who, calls in sorted(as_user.items()):
-        user = as_user_command(who, functions + '\n'.join(c for _i, c in calls))
-        capped = '%s 2>/dev/null | head -c %d' % (user, user_cap(max_bytes) + 1)
-        own.append((None, 'echo S %s\ntimeout -k 1 %d sh -c %s </dev/null 2>/dev/null | base64\necho E'
-                    % (','.join(str(i) for i, _c in calls), int(timeout), shlex.quote(capped))))
+        index = passwd.get(who[1]) if who[0] == 'user' else None
+        if index is not None:  # w answers it with the ids: one getent
+            own = [(i, c) for i, c in own if i != index]
+        frames.append(user_frame(who, functions + '\n'.join(c for _i, c in calls), [i for i, _c in calls],
+                                 max_bytes, index))
+    if frames:
+        names = sorted(set(who[1] for who in as_user if who[0] == 'user'))
+        lookup = 'P=$(getent passwd %s)\n' % ' '.join(shlex.quote(n) for n in names) if names else ''
+        own.append((None, 'timeout -k 1 %d %s sh -c %s </dev/null 2>/dev/null' % (
+            int(timeout), ' '.join(CLEAN_ENV), shlex.quote(_ROOTS + lookup + '\n'.join(frames)))))
     # the markers keep out whatever the login shell's rc files print
-    return '%secho %s\n%s\necho %s\n' % (functions, BEGIN, '\n'.join(c for _i, c in own), END)
+    return 'R=1 %secho %s\n%s\necho %s\n' % (functions, BEGIN, '\n'.join(c for _i, c in own), END)
 
 
 class Snapshot:
@@ -182,6 +218,7 @@ class Snapshot:
         self.homes = {}
         self.exact = {}
         self.files = {}
+        self.owners = {}
         self.dirs = {}
         self.users = {}
         self.patterns = {}
@@ -191,6 +228,8 @@ class Snapshot:
 
     def fetch(self, requests):
         self.rounds += 1
+        seen = set()
+        requests = [r for r in requests if not (r in seen or seen.add(r))]  # one answer per question
         # the rc is the last test's; the END marker tells
         _rc, out = self._run(probe_script(requests, self.homes, self.max_bytes, self.timeout, self.patterns,
                                           self.exact))
@@ -204,16 +243,21 @@ class Snapshot:
 
     def read_as(self, home, uid, gid):
         """Read everything below ``home`` as uid:gid from now on."""
-        self.homes[home] = (str(int(uid)), str(int(gid)))
+        self.homes[home] = (int(uid), int(gid))
 
     def read_as_named(self, paths, user):
         """Read these paths as ``user`` (a name: its ids are looked up on the host in the same round)."""
-        name = shlex.quote(user)
         for path in paths:
-            self.exact[path] = ('"$(id -u %s)"' % name, '"$(id -g %s)"' % name)
+            self.exact.setdefault(path, user)  # a directory above several users' files: the first one's
+
+    def expect_include(self, pattern):
+        """With the listing of ``pattern``'s directory, send the files the glob matches (only those)."""
+        directory, part = os.path.split(pattern)
+        if part not in self.patterns.setdefault(directory, []):
+            self.patterns[directory].append(part)
 
     def _has(self, kind, name):
-        return name in {'f': self.files, 'd': self.dirs, 'u': self.users}[kind]
+        return name in {'f': self.files, 'o': self.owners, 'd': self.dirs, 'u': self.users}[kind]
 
     def parse(self, lines, requests, allowed=None):
         """Read the probe's records (see _FUNCTIONS) into files, dirs and users.
@@ -240,6 +284,8 @@ class Snapshot:
             i = end + 1
             if kind == 'F':
                 self.files[name] = self._file(arg, body)
+            elif kind == 'O':  # an owner and mode only from root's own shell
+                self.owners[name] = self._file(arg, body) if arg == 'dir' and allowed is None else Entry(arg)
             elif kind == 'N':
                 self.files[os.path.join(name, _component(arg))] = self._file('file', body)
             elif kind == 'D':
@@ -295,6 +341,11 @@ class Snapshot:
         self.require([('f', path)])
         return self.files[path]
 
+    def owned(self, path):
+        """An Entry with a directory's owner and mode (as root read them; None from a user's shell)."""
+        self.require([('o', path)])
+        return self.owners[path]
+
     def listing(self, path):
         self.require([('d', path)])
         return self.dirs[path]
@@ -341,8 +392,7 @@ class Snapshot:
             return [pattern] if kind == 'file' else []
         if glob.has_magic(directory):
             raise Unsupported('Include %s has a glob before its last component' % pattern)
-        if part not in self.patterns.setdefault(directory, []):
-            self.patterns[directory].append(part)  # the probe sends the contents of matching entries only
+        self.expect_include(pattern)
         kind, entries = self.listing(directory)
         if kind in ('link', 'other'):
             raise Unsupported('Include directory %s is a %s' % (directory, kind))
