@@ -66,3 +66,29 @@ def test_nat_timeout_derives_intervals_for_blocks_without_one(tmp_path):
         'keepalive_client_nat_idle_timeout': 300})
     assert rc == 0, out
     assert 'Host legacy-*\n    ServerAliveInterval 240\n' in config.read_text()
+
+
+def test_users_and_the_system_wide_file_are_items_of_one_task(tmp_path):
+    """keepalive_client_system_wide adds the system-wide file as a second item of the users' task (a task
+    skipped on every host would cost a worker per host): both files converge, a rerun changes nothing,
+    and either item alone works."""
+    (tmp_path / 'h').mkdir()
+    config = tmp_path / 'h' / '.ssh' / 'config'
+    system = tmp_path / 'etc' / 'ssh_config'
+    system.parent.mkdir()
+    system.write_text('Host *\n    SendEnv LANG LC_*\n')
+    users = [{'name': 'root', 'config': str(config), 'profiles': ['default']}]
+    both = {'keepalive_client_users': users, 'keepalive_client_system_wide': True,
+            'keepalive_client_system_config': str(system), 'keepalive_client_system_profiles': ['bastion', 'default']}
+    rc, out, recap = run_role(tmp_path, 'keepalive.ssh.client', both)
+    assert rc == 0 and recap['localhost']['changed'] == 1, out
+    assert 'item=users root' in out and 'item=%s' % system in out, out
+    assert 'ServerAliveInterval 60' in config.read_text()
+    text = system.read_text()
+    assert 'Host bastion\n    ServerAliveInterval 30\n' in text and text.index('Host bastion') < text.index('Host *')
+    rc, out, recap = run_role(tmp_path, 'keepalive.ssh.client', both)
+    assert rc == 0 and recap['localhost']['changed'] == 0, out
+    rc, out, recap = run_role(tmp_path, 'keepalive.ssh.client', dict(both, keepalive_client_users=[]))
+    assert rc == 0 and recap['localhost']['ok'] == 2 and 'item=users' not in out, out  # arg spec check + the file
+    rc, out, recap = run_role(tmp_path, 'keepalive.ssh.client', dict(both, keepalive_client_system_wide=False))
+    assert rc == 0 and recap['localhost']['changed'] == 0 and 'item=%s' % system not in out, out
