@@ -21,8 +21,11 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     validation,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH
-from ansible_collections.keepalive.ssh.plugins.plugin_utils.noop_action import NoOpAwareAction
+from ansible_collections.keepalive.ssh.plugins.plugin_utils.noop_action import NoOpAwareAction, warm_filter_plugins
 from ansible_collections.keepalive.ssh.plugins.plugin_utils.snapshot import Unsupported
+
+
+warm_filter_plugins('keepalive.ssh.client_jobs')  # the role's task uses it (see warm_filter_plugins)
 
 
 class ActionModule(NoOpAwareAction):

@@ -11,6 +11,7 @@ import csv
 import io
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import SERVER_PERIODS, derive_interval
 from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import platform
 
@@ -34,6 +35,20 @@ def client_plan(users, profiles, default_profiles, extra_hosts=None):
     """
     return [{'name': u['name'], 'path': u.get('path', u.get('config')), 'state': u.get('state', 'present'),
              'hosts': client_blocks(u, profiles, default_profiles, extra_hosts)} for u in users]
+
+
+def client_jobs(users, profiles, default_profiles, extra_hosts=None, system_wide=False,
+                system_config='/etc/ssh/ssh_config', system_profiles=('default',)):
+    """The client role's module calls on a host: one for every managed user (when there are any), one for
+    the system-wide file (when asked).  Each item holds the module options it sets and a ``label``."""
+    jobs = []
+    if users:
+        plan = client_plan(users, profiles, default_profiles, extra_hosts)
+        jobs.append({'label': 'users ' + ', '.join(u['name'] for u in plan), 'users': plan})
+    if boolean(system_wide, strict=False):
+        hosts = client_plan([{'name': 'system', 'profiles': list(system_profiles)}], profiles, [])[0]['hosts']
+        jobs.append({'label': system_config, 'system_config': system_config, 'hosts': hosts})
+    return jobs
 
 
 def server_target(profiles, profile, interval=None, count_max=None, nat_idle_timeout=None):
@@ -136,6 +151,7 @@ class FilterModule(object):
     def filters(self):
         return {
             'client_plan': client_plan,
+            'client_jobs': client_jobs,
             'server_target': server_target,
             'sshd_platform': sshd_platform,
             'audit_rows': audit_rows,

@@ -28,6 +28,22 @@ from ansible_collections.keepalive.ssh.plugins.plugin_utils.snapshot import Snap
 display = Display()
 
 
+def warm_filter_plugins(name):
+    """Load the Jinja filter plugins in this process: ``name`` (a filter of ours) and, as ansible-core does
+    on any filter lookup, every builtin one.
+
+    The roles' tasks template our filters in each worker, and a worker that finds the filter plugins
+    not loaded loads them all again (tens of ms of CPU each, most of a no-op run's controller time).
+    Strategies import a task's action plugin in the controller's main process before they fork its
+    workers: called at import, this loads them once there and every worker inherits them.
+    """
+    try:
+        from ansible.plugins.loader import filter_loader  # pylint: disable=import-outside-toplevel
+        filter_loader.get(name)
+    except Exception:  # pylint: disable=broad-exception-caught
+        pass  # only a head start: a worker that needs the filter loads it and reports any error itself
+
+
 def _plain(value):
     """No '~' or '$': the module expands those on the host, the controller must not."""
     if isinstance(value, dict):

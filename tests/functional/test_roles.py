@@ -92,3 +92,28 @@ def test_users_and_the_system_wide_file_are_items_of_one_task(tmp_path):
     assert rc == 0 and recap['localhost']['ok'] == 2 and 'item=users' not in out, out  # arg spec check + the file
     rc, out, recap = run_role(tmp_path, 'keepalive.ssh.client', dict(both, keepalive_client_system_wide=False))
     assert rc == 0 and recap['localhost']['changed'] == 0 and 'item=%s' % system not in out, out
+
+
+def _templates(value):
+    if isinstance(value, str):
+        return [value] if '{{' in value else []
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _templates(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _templates(v)]
+    return []
+
+
+def test_the_no_op_path_templates_no_jinja_test():
+    """The tasks a converged host runs template no Jinja test (`is none`, `is defined`): a worker that
+    meets one loads every test plugin again, tens of ms of CPU per host (docs/performance.md). The filter
+    plugins are loaded before the workers fork (warm_filter_plugins)."""
+    import jinja2
+    import yaml
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = jinja2.Environment()
+    for role in ('sshd', 'client'):
+        with open(os.path.join(here, '..', '..', 'roles', role, 'tasks', 'main.yml')) as f:
+            tasks = yaml.safe_load(f)
+        found = [(role, t) for t in _templates(tasks) if list(env.parse(t).find_all(jinja2.nodes.Test))]
+        assert not found, found
