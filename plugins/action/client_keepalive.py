@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
 import os
 
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
@@ -39,27 +40,30 @@ class ActionModule(NoOpAwareAction):
             (params['user'], params['path'])]
 
     @staticmethod
-    def _chain(path):
-        """A given config file with every directory above it (the walk is among them)."""
-        chain = []
-        while path and path not in ('/', '.'):
-            chain.append(path)
-            path = os.path.dirname(path)
-        return chain
+    def _prefetch(forms):
+        """[(user, paths)] read as each user in the first round: a given config file, its directory and the
+        one above (for home/.ssh/config, the module's walk).  A path in two users' lists is left to later
+        rounds: a user's shell answers only for what is that user's alone."""
+        wanted = [(user, [path, os.path.dirname(path), os.path.dirname(os.path.dirname(path))])
+                  for user, path in forms if user and path]
+        users = collections.defaultdict(set)
+        for user, paths in wanted:
+            for p in paths:
+                users[p].add(user)
+        return [(user, [p for p in paths if p not in ('', '/') and len(users[p]) == 1]) for user, paths in wanted]
 
     def first_requests(self, params):
         # the users, and a given config file with its directories: one round for most hosts
         forms = self._forms(params)
-        # (a path without user: its directories only: the probe reads it only where root alone controls it)
+        # (a path without user: its directories' owners only: the probe reads it only where root alone
+        # controls it)
         return [('u', user) for user, _path in forms if user] + [
-            ('f', p) for user, path in forms if user for p in self._chain(path)] + [
+            ('f', p) for _user, paths in self._prefetch(forms) for p in paths] + [
             ('o', p) for user, path in forms if not user for p in self._above(path)]
 
     def prepare(self, snapshot, params):
-        # a user's given file and the directories above it are read as that user from the first round
-        for user, path in self._forms(params):
-            if user and path:
-                snapshot.read_as_named(self._chain(path), user)
+        for user, paths in self._prefetch(self._forms(params)):
+            snapshot.read_as_named(paths, user)
 
     @staticmethod
     def _above(path):
@@ -70,17 +74,25 @@ class ActionModule(NoOpAwareAction):
             dirs.append(path)
         return dirs
 
-    def _roots_own(self, snapshot, path):
-        """A path given without user: the probe (root) reads it only when nobody else controls it: every
-        directory above it root's and not writable by others (or sticky), the file root's.  Anything else
-        the module reads, as the file's owner (plans.adopt_owner)."""
-        for directory in self._above(path):
-            entry = snapshot.owned(directory)
-            if entry.kind != 'dir' or entry.uid != 0 or (entry.mode & 0o022 and not entry.mode & 0o1000):
-                raise Unsupported('%s is not a directory only root controls' % directory)
+    @staticmethod
+    def _roots_own(snapshot, path):
+        """A path given without user: the probe (root) reads it only where no other user can change what
+        the path names (snapshot.root_controlled) and the file is root's.  Anything else the module
+        reads, as the file's owner (plans.adopt_owner)."""
+        snapshot.root_controlled(os.path.dirname(path) or '.')
         entry = snapshot.entry(path)
         if entry.kind == 'file' and entry.uid != 0:
             raise Unsupported('%s belongs to uid %s: the module reads it as its owner' % (path, entry.uid))
+
+    @staticmethod
+    def _apart(todo, walks):
+        """Each user's files are read as that user alone: two users' trusted directories must not meet or
+        nest (the probe could not tell whose shell answers for them)."""
+        tops = [(job['user'], dirs[0]) for (job, _specs), (dirs, _path, _mode) in zip(todo, walks) if job['user']]
+        for user, top in tops:
+            for other, other_top in tops:
+                if user != other and (top == other_top or top.startswith(other_top.rstrip('/') + '/')):
+                    raise Unsupported('%s and %s share %s: the module reads each as its owner' % (user, other, other_top))
 
     @staticmethod
     def _walk(where):
@@ -101,6 +113,7 @@ class ActionModule(NoOpAwareAction):
         snapshot.require([('u', job['user']) for job, _specs in todo if job['user']])
         wheres = [target(job, params['drop_in'], getpwnam=snapshot.getpwnam, ids=(None, None)) for job, _specs in todo]
         walks = [self._walk(where) for where in wheres]
+        self._apart(todo, walks)
         for (job, _specs), where, (dirs, _path, _mode) in zip(todo, wheres, walks):
             if job['user']:
                 snapshot.read_as(dirs[0], where[2], where[3])  # a user's files only ever as the user
@@ -114,9 +127,10 @@ class ActionModule(NoOpAwareAction):
             for directory in dirs:
                 snapshot.real_dir(directory)
             entry = snapshot.regular_file(path)
-            # what a user controls is read only below their home (the trusted directory)
+            # what a user controls is read only below their home (the trusted directory); a file given
+            # without user, and what it includes, only through directories only root controls
             plan = ClientPlan(job, specs, path, entry.mode, parse_mode(job['mode']), default_mode,
-                              **snapshot.reader(SSH, dirs[0] if job['user'] else None))
+                              **snapshot.reader(SSH, dirs[0] if job['user'] else None, root_only=not job['user']))
             if plan.changed:
                 return None
             result = plan.result()

@@ -82,15 +82,19 @@ d() { i=$1 p=$2; shift 2; k "$p"; printf 'D %s %s\n' "$i" "$t"
       done; }
 u() { printf 'U %s\n' "$1"; getent passwd "$2"; echo .; }
 '''
-# Root's, around the users' shells.  P: the passwd lines of every user named in the round (one getent).
+# Root's, around the users' shells, which inherit neither its working directory nor its descriptors
+# above 2.  P: the passwd lines of every user named in the round (one getent).
 # w: one user's line from P, printed as u prints it when an index is given, and their ids in uid and
-# gid (uid empty when there is no such user or the ids are not numbers: then no shell runs).
+# gid (uid empty when there is no such user or an id is not a number below (uid_t) -1: then no
+# shell runs).
 _ROOTS = r'''
+cd / && exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
 w() { l=; o=$IFS; IFS='
 '; set -f; for x in $P; do case $x in "$1":*) l=$x;; esac; done
       if [ -n "$2" ]; then printf 'U %s\n' "$2"; [ -z "$l" ] || printf '%s\n' "$l"; echo .; fi
       IFS=:; set -- $l; IFS=$o; set +f; uid=$3 gid=$4
-      case $uid in ''|*[!0-9]*) uid=;; esac; case $gid in ''|*[!0-9]*) uid=;; esac; }
+      case $uid in ''|*[!0-9]*|???????????*) uid=;; esac; case $gid in ''|*[!0-9]*|???????????*) uid=;; esac
+      [ -z "$uid" ] || { [ "$uid" -le MAXID ] && [ "$gid" -le MAXID ]; } || uid=; }
 '''
 
 
@@ -113,18 +117,30 @@ class Entry:
         self.kind, self.mode, self.nlink, self.uid, self.gid, self.data = kind, mode, nlink, uid, gid, data
 
 
-class Passwd:
-    """The fields of a passwd line that target() reads (pwd.struct_passwd's names)."""
+RECORDS = {'F': 'f', 'O': 'o', 'D': 'd', 'N': 'd', 'U': 'u'}  # record → the request kind it answers
+MAX_ID = 2 ** 32 - 2  # (uid_t) -1 means "unchanged" to setresuid: never an id to read as
 
-    def __init__(self, line):
+
+class Passwd:
+    """The fields of a passwd line that target() reads (pwd.struct_passwd's names), for user ``name``."""
+
+    def __init__(self, line, name):
         fields = line.split(':')
-        if len(fields) < 7:
-            raise Unsupported('unexpected passwd line %r' % line)
+        if len(fields) < 7 or fields[0] != name:
+            raise Unsupported('unexpected passwd line for %s' % name)
         self.pw_name, self.pw_dir = fields[0], fields[5]
-        try:
-            self.pw_uid, self.pw_gid = int(fields[2]), int(fields[3])
-        except ValueError:
-            raise Unsupported('unexpected passwd line %r' % line)
+        self.pw_uid, self.pw_gid = check_id(fields[2]), check_id(fields[3])
+
+
+def check_id(value):
+    """A uid or gid of the passwd database as a number setpriv takes for what it is."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise Unsupported('unexpected id %r' % value)
+    if not 0 <= number <= MAX_ID:
+        raise Unsupported('id %d out of range' % number)
+    return number
 
 
 def _name(field):
@@ -145,14 +161,26 @@ def _component(field):
     return name
 
 
-def _owner(name, homes, exact):
-    """Whom ``name`` is read as: ('ids', uid, gid), ('user', name), or None (root's own files)."""
-    if name in exact:
-        return exact[name]
-    for top, who in homes.items():
-        if name == top or name.startswith(top.rstrip('/') + '/'):
-            return who
-    return None
+def whom(homes, exact):
+    """name → whom it is read as: ('ids', uid, gid) below a directory of ``homes`` ({directory: (uid,
+    gid)}), ('user', name) for a path of ``exact`` ({path: user name}), else None (root's own)."""
+    homes = dict((top, ('ids', check_id(uid), check_id(gid))) for top, (uid, gid) in (homes or {}).items())
+    exact = dict((path, ('user', user)) for path, user in (exact or {}).items())
+
+    def of(name):
+        if name in exact:
+            return exact[name]
+        tops = [top for top in homes if name == top or name.startswith(top.rstrip('/') + '/')]
+        return homes[max(tops, key=len)] if tops else None  # the innermost directory decides
+    return of
+
+
+def _lines(text):
+    """Lines split at LF only (a passwd line's GECOS may hold other line breaks), a pty's CR dropped."""
+    lines = text.split('\n')
+    if lines and lines[-1] == '':
+        lines.pop()
+    return [line[:-1] if line.endswith('\r') else line for line in lines]
 
 
 def user_cap(max_bytes):
@@ -162,13 +190,13 @@ def user_cap(max_bytes):
 
 
 def user_frame(who, script, indexes, max_bytes, passwd_index=None):
-    """Root's shell lines that run ``script`` with sh as ``who`` (see _owner) and frame its output: ``S``
+    """Root's shell lines that run ``script`` with sh as ``who`` (see whom) and frame its output: ``S``
     and the ``indexes`` it may answer, its output (at most user_cap bytes) base64'd by root, ``E``.
     A user given by name is looked up first (w), printing the answer to request ``passwd_index`` too."""
     if who[0] == 'user':
         ids = 'w %s %s' % (shlex.quote(who[1]), '' if passwd_index is None else passwd_index)
     else:
-        ids = 'uid=%d gid=%d' % (int(who[1]), int(who[2]))
+        ids = 'uid=%d gid=%d' % (check_id(who[1]), check_id(who[2]))
     argv = setpriv_prefix('"$uid"', '"$gid"') + ['sh', '-c', shlex.quote(script)]
     return '%s\necho S %s\n[ -z "$uid" ] || %s </dev/null 2>/dev/null | head -c %d | base64\necho E' % (
         ids, ','.join(str(i) for i in indexes), ' '.join(argv), user_cap(max_bytes) + 1)
@@ -183,14 +211,13 @@ def probe_script(requests, homes=None, max_bytes=MAX_BYTES, timeout=TIMEOUT, pat
     ``timeout`` of ``timeout`` seconds, root's, that kills them all.  ``patterns`` ({directory:
     [Include glob's last component]}): whose contents 'd' sends.
     """
-    homes = dict((top, ('ids', int(uid), int(gid))) for top, (uid, gid) in (homes or {}).items())
-    patterns, exact = patterns or {}, dict((path, ('user', user)) for path, user in (exact or {}).items())
+    who_of, patterns = whom(homes, exact), patterns or {}
     functions = 'CAP=%d MAXF=%d\n%s' % (max_bytes + 1, MAX_FILES, _FUNCTIONS)
     own, as_user = [], {}
     for i, (kind, name) in enumerate(requests):
         extra = patterns.get(name, []) if kind == 'd' else []
         call = ' '.join([kind, str(i)] + [shlex.quote(a) for a in [name] + sorted(extra)])
-        who = _owner(name, homes, exact) if kind != 'u' else None
+        who = who_of(name) if kind != 'u' else None
         (as_user.setdefault(who, []) if who else own).append((i, call))
     frames = []
     passwd = dict((name, i) for i, (kind, name) in enumerate(requests) if kind == 'u')
@@ -204,7 +231,8 @@ def probe_script(requests, homes=None, max_bytes=MAX_BYTES, timeout=TIMEOUT, pat
         names = sorted(set(who[1] for who in as_user if who[0] == 'user'))
         lookup = 'P=$(getent passwd %s)\n' % ' '.join(shlex.quote(n) for n in names) if names else ''
         own.append((None, 'timeout -k 1 %d %s sh -c %s </dev/null 2>/dev/null' % (
-            int(timeout), ' '.join(CLEAN_ENV), shlex.quote(_ROOTS + lookup + '\n'.join(frames)))))
+            int(timeout), ' '.join(CLEAN_ENV),
+            shlex.quote(_ROOTS.replace('MAXID', str(MAX_ID)) + lookup + '\n'.join(frames)))))
     # the markers keep out whatever the login shell's rc files print
     return 'R=1 %secho %s\n%s\necho %s\n' % (functions, BEGIN, '\n'.join(c for _i, c in own), END)
 
@@ -222,6 +250,7 @@ class Snapshot:
         self.dirs = {}
         self.users = {}
         self.patterns = {}
+        self._sources = {}
         self.rounds = 0
 
     # -- fetching ------------------------------------------------------------------------
@@ -233,7 +262,7 @@ class Snapshot:
         # the rc is the last test's; the END marker tells
         _rc, out = self._run(probe_script(requests, self.homes, self.max_bytes, self.timeout, self.patterns,
                                           self.exact))
-        lines = out.splitlines()
+        lines = _lines(out)
         if BEGIN not in lines or END not in lines:
             raise Unsupported('the probe did not run to its end')
         self.parse(lines[lines.index(BEGIN) + 1:lines.index(END)], requests)
@@ -243,7 +272,7 @@ class Snapshot:
 
     def read_as(self, home, uid, gid):
         """Read everything below ``home`` as uid:gid from now on."""
-        self.homes[home] = (int(uid), int(gid))
+        self.homes[home] = (check_id(uid), check_id(gid))
 
     def read_as_named(self, paths, user):
         """Read these paths as ``user`` (a name: its ids are looked up on the host in the same round)."""
@@ -259,53 +288,81 @@ class Snapshot:
     def _has(self, kind, name):
         return name in {'f': self.files, 'o': self.owners, 'd': self.dirs, 'u': self.users}[kind]
 
-    def parse(self, lines, requests, allowed=None):
-        """Read the probe's records (see _FUNCTIONS) into files, dirs and users.
+    def parse(self, lines, requests, frame=None):
+        """Read the probe's records (see _FUNCTIONS) into files, owners, dirs and users.
 
-        A user's frame (see probe_script) may answer only that user's requests (``allowed``: their
-        indexes), and a file it names is a single name inside the requested directory: what a user can
-        make their shell print (they may ptrace it) is at most a lie about their own files.
+        A user's frame (see probe_script; ``frame``: the indexes of its requests) answers only those
+        requests, each with a record of the request's kind, and names only paths read as that same
+        user: a file inside a requested directory is one path component below it.  What a user can
+        make their shell print (they may ptrace it) is at most a lie about their own files.  A path
+        answered from two sources (root's shell, two users') sends the host to the module.
         """
+        who_of = whom(self.homes, self.exact)
+        who = self._frame_who(frame, requests, who_of)
         i = 0
         while i < len(lines):
-            if allowed is None and lines[i].startswith('S '):
+            if frame is None and lines[i].startswith('S '):
                 i = self._frame(lines, i, requests)
                 continue
             kind, _sep, rest = lines[i].partition(' ')
             index, _sep, arg = rest.partition(' ')
             try:
-                if allowed is not None and int(index) not in allowed:
+                if frame is not None and int(index) not in frame:
                     raise ValueError('not this user\'s request')
-                name = requests[int(index)][1]
+                asked, name = requests[int(index)]
+                if RECORDS.get(kind) != asked:
+                    raise ValueError('not an answer to this request')
                 end = lines.index('.', i + 1)
             except (ValueError, IndexError):
                 raise Unsupported('unexpected probe output %r' % lines[i])
             body = lines[i + 1:end]
             i = end + 1
             if kind == 'F':
-                self.files[name] = self._file(arg, body)
+                self._store(self.files, name, self._file(arg, body), who)
             elif kind == 'O':  # an owner and mode only from root's own shell
-                self.owners[name] = self._file(arg, body) if arg == 'dir' and allowed is None else Entry(arg)
+                self._store(self.owners, name, self._file(arg, body) if arg == 'dir' and frame is None else Entry(arg), who)
             elif kind == 'N':
-                self.files[os.path.join(name, _component(arg))] = self._file('file', body)
+                path = os.path.join(name, _component(arg))
+                if who_of(path) != who:
+                    raise Unsupported('the probe named %s, which is not read as its directory is' % path)
+                self._store(self.files, path, self._file('file', body), who)
             elif kind == 'D':
-                self.dirs[name] = (arg, [(_component(e.partition(' ')[2]), e.partition(' ')[0]) for e in body])
-            elif kind == 'U':
-                self.users[name] = Passwd(body[0]) if body else None
-            else:
-                raise Unsupported('unexpected probe output %r' % lines[i - 1])
+                self._store(self.dirs, name, (arg, [(_component(e.partition(' ')[2]), e.partition(' ')[0])
+                                                    for e in body]), who)
+            else:  # U
+                self._store(self.users, name, Passwd(body[0], name) if body else None, who)
+
+    @staticmethod
+    def _frame_who(frame, requests, who_of):
+        """Whom a frame's requests are read as (one user for all of them); None for root's output."""
+        if frame is None:
+            return None
+        try:
+            owners = set(who_of(requests[i][1]) for i in frame)
+        except IndexError:
+            raise Unsupported('a probe frame names an unknown request')
+        if len(owners) != 1 or None in owners:
+            raise Unsupported('a probe frame mixes requests of several owners')
+        return owners.pop()
+
+    def _store(self, table, key, value, who):
+        source = (id(table), key)
+        if self._sources.get(source, who) != who:
+            raise Unsupported('%s was answered from two sources' % key)
+        self._sources[source] = who
+        table[key] = value
 
     def _frame(self, lines, i, requests):
         """One user's frame starting at lines[i]; the index of the line after it."""
         try:
-            allowed = set(int(x) for x in lines[i][2:].split(','))
+            frame = set(int(x) for x in lines[i][2:].split(','))
             end = lines.index('E', i + 1)
             data = base64.b64decode(''.join(lines[i + 1:end]).encode('ascii'), validate=True)
         except (ValueError, binascii.Error, UnicodeError):
             raise Unsupported('unexpected probe frame %r' % lines[i])
         if len(data) > user_cap(self.max_bytes):
             raise Unsupported('a user\'s answer is larger than %d bytes' % user_cap(self.max_bytes))
-        self.parse(data.decode('utf-8', 'surrogateescape').splitlines(), requests, allowed)
+        self.parse(_lines(data.decode('utf-8', 'surrogateescape')), requests, frame)
         return end + 1
 
     @staticmethod
@@ -410,13 +467,37 @@ class Snapshot:
     def expanduser(path):
         raise Unsupported('Include %s is relative to a home directory' % path)
 
-    def reader(self, dialect, top=None):
-        """Tree's loader, matcher and expanduser; with ``top``, confined to real directories below it.
+    def root_controlled(self, directory):
+        """No other user can change what names below ``directory`` point to: it and every directory above
+        it are root's and not writable by group or others, but for a sticky one (/tmp) on the way to one
+        that passes (others cannot rename or remove root's entries there).  As root's shell saw them."""
+        chain = [directory]
+        while chain[-1] not in ('/', '.'):
+            chain.append(os.path.dirname(chain[-1]) or '.')
+        self.require([('o', path) for path in chain])  # in one round
+        for n, path in enumerate(chain):
+            entry = self.owned(path)
+            if entry.kind != 'dir' or entry.uid != 0 or (entry.mode & 0o022 and not (n and entry.mode & 0o1000)):
+                raise Unsupported('%s is not a directory only root controls' % path)
 
-        A user's config is the user's to write: its Include lines must not make the probe (root)
-        read, and send to the controller, files elsewhere.  The module reads those on the host.
+    def reader(self, dialect, top=None, root_only=False):
+        """Tree's loader, matcher and expanduser; with ``top``, confined to real directories below it;
+        with ``root_only``, to directories only root controls (root_controlled).
+
+        A user's config is the user's to write: its Include lines must not make the probe read, and
+        send to the controller, files elsewhere; a file root's shell reads must not be one a user can
+        swap.  The module reads those on the host.
         """
         load = self.loader(dialect)
+        if root_only:
+            def root_load(path):
+                self.root_controlled(os.path.dirname(path) or '.')
+                return load(path)
+
+            def root_matcher(pattern):
+                self.root_controlled(os.path.dirname(pattern) or '.')
+                return self.matcher(pattern)
+            return dict(loader=root_load, matcher=root_matcher, expanduser=self.expanduser)
         if top is None:
             return dict(loader=load, matcher=self.matcher, expanduser=self.expanduser)
 

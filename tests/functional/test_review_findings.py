@@ -227,3 +227,142 @@ def test_audit_of_one_user_has_one_time_budget(people):
                 users=[dict(name=hostile.pw_name), dict(name=bystander.pw_name)])
     _result, _raw, elapsed = run_full('keepalive_info', info)
     assert elapsed < LIMIT * 2 + MARGIN, 'one user made the audit take %.1f s' % elapsed
+
+
+# -- second review (the probe after its cost cuts): findings F1-F4 ---------------------------------
+
+RACES = 40
+
+
+def _swapper(pw, directory, target, kind):
+    """The user swaps DIRECTORY/ssh_config between a regular file and a symlink to TARGET (or a FIFO),
+    RACES * 50 times: bounded."""
+    script = ('import os, sys\nd, t, kind = sys.argv[1:]\nf = os.path.join(d, "ssh_config")\n'
+              'for _ in range(%d):\n'
+              '    for make in ("file", kind):\n'
+              '        tmp = os.path.join(d, ".new")\n'
+              '        try:\n'
+              '            os.unlink(tmp)\n'
+              '        except OSError:\n'
+              '            pass\n'
+              '        if make == "file":\n'
+              '            open(tmp, "w").write("Host *\\n    ServerAliveInterval 60\\n")\n'
+              '        elif make == "link":\n'
+              '            os.symlink(t, tmp)\n'
+              '        else:\n'
+              '            os.mkfifo(tmp)\n'
+              '        os.rename(tmp, f)\n' % (RACES * 50))
+    return subprocess.Popen(as_user(pw, sys.executable, '-c', script, directory, target, kind))
+
+
+@pytest.mark.parametrize('kind', ['link', 'fifo'])
+def test_a_file_without_user_in_a_sticky_directory_is_not_roots_to_read(people, tmp_path, kind):
+    """F1: `path:` without `user:` in a world-writable sticky directory: the user swaps the file for a
+    symlink to a root-only secret (root's shell would send its bytes to the controller) or a FIFO
+    (root's own reads have no time limit). The probe must leave such a file to the module."""
+    from ansible_collections.keepalive.ssh.plugins.action.client_keepalive import ActionModule
+    hostile, _bystander = people
+    sticky = tmp_path / 'sticky'
+    sticky.mkdir()
+    os.chmod(str(sticky), 0o1777)
+    secret = tmp_path / 'secret'
+    secret.write_text('KEEPALIVE-ROOT-ONLY-BYTES\n')
+    os.chmod(str(secret), 0o600)
+    os.chmod(str(tmp_path), 0o755)
+    seen = []
+
+    def sh(script):
+        proc = subprocess.run(['/bin/sh', '-c', script], capture_output=True, check=False, timeout=LIMIT + MARGIN)
+        seen.append(proc.stdout)
+        return proc.returncode, proc.stdout.decode('utf-8', 'surrogateescape')
+    action = ActionModule.__new__(ActionModule)
+    # even a converged file of root's: what the user can do there between two reads is the question
+    (sticky / 'ssh_config').write_text('Host *\n    ServerAliveInterval 60\n')
+    for _ in range(2):
+        converged = run_full('client_keepalive', dict(path=str(sticky / 'ssh_config'), hosts=HOSTS))[0]
+    assert converged['changed'] is False and os.stat(str(sticky / 'ssh_config')).st_uid == 0, converged
+    assert action.decision(action.validated(dict(path=str(sticky / 'ssh_config'), hosts=HOSTS)), sh, False)[0] is None
+    racer = _swapper(hostile, str(sticky), str(secret), kind)
+    try:
+        for _ in range(RACES):
+            result = action.decision(action.validated(dict(path=str(sticky / 'ssh_config'), hosts=HOSTS)), sh, False)
+            assert result[0] is None, 'decided on the controller from a file the user can swap'
+    finally:
+        racer.kill()
+        racer.wait()
+    out = b''.join(seen)
+    assert b'KEEPALIVE-ROOT-ONLY-BYTES' not in out
+    assert base64.b64encode(b'KEEPALIVE-ROOT-ONLY-BYTES') not in out
+
+
+def test_a_users_frame_answers_nothing_of_another_users(tmp_path):
+    """F2: a user's shell (ptraced) answers a request for a directory with a file record naming another
+    user's config in it (an N record to an 'f' request), or names such a file from its own listing:
+    the controller must not take it."""
+    from ansible_collections.keepalive.ssh.plugins.plugin_utils.snapshot import Snapshot, Unsupported
+    text = base64.b64encode(b'Host *\n    ServerAliveInterval 60\n').decode()
+
+    def frame(indexes, records):
+        return ['S ' + ','.join(str(i) for i in indexes)] + base64.encodebytes(records.encode()).decode().split() + ['E']
+    snap = Snapshot(run=None)
+    snap.read_as_named(['/srv/cfg/a.conf'], 'karev1')
+    snap.read_as_named(['/srv/cfg/b.conf'], 'karev2')
+    snap.read_as('/home/karev1', 1001, 1001)
+    requests = [('f', '/srv/cfg/a.conf'), ('f', '/srv/cfg/b.conf'), ('d', '/home/karev1/d')]
+    for forged in (frame([0], 'N 0 b.conf\n600 1 1002 1002\n%s\n.\n' % text),      # a record of another kind
+                   frame([0], 'F 1 file\n600 1 1002 1002\n%s\n.\n' % text)):        # another user's index
+        with pytest.raises(Unsupported):
+            Snapshot.parse(snap, forged, requests)
+    snap.read_as('/home/karev1/d/x', 1002, 1002)  # a path in karev1's directory read as someone else
+    with pytest.raises(Unsupported, match='not read as its directory is'):
+        snap.parse(frame([2], 'D 2 dir\nfile x\n.\nN 2 x\n600 1 1001 1001\n%s\n.\n' % text), requests)
+
+
+def test_users_sharing_a_directory_go_to_the_module(people, tmp_path):
+    """F2: two users' files given in one directory: neither user's shell may answer for it."""
+    from ansible_collections.keepalive.ssh.plugins.action.client_keepalive import ActionModule
+    hostile, bystander = people
+    shared = tmp_path / 'cfg'
+    shared.mkdir()
+    os.chmod(str(tmp_path), 0o755)
+    os.chmod(str(shared), 0o1777)
+    for pw in (hostile, bystander):
+        path = shared / ('%s.conf' % pw.pw_name)
+        path.write_text('Host *\n    ServerAliveInterval 60\n')
+        os.chown(str(path), pw.pw_uid, pw.pw_gid)
+    args = dict(users=[dict(name=pw.pw_name, path=str(shared / ('%s.conf' % pw.pw_name)), hosts=HOSTS)
+                       for pw in (hostile, bystander)])
+    action = ActionModule.__new__(ActionModule)
+    result, why, _snapshot = action.decision(action.validated(args), lambda s: (0, subprocess.run(
+        ['/bin/sh', '-c', s], capture_output=True, check=False).stdout.decode()), False)
+    assert result is None and 'share' in why, why
+
+
+def test_passwd_lines_are_taken_whole_and_checked():
+    """F3/F4: a GECOS field with other line breaks (U+2028, \\x1e) stays in its line; a line of another
+    name, or ids setpriv would not take for what they are, is not used."""
+    from ansible_collections.keepalive.ssh.plugins.plugin_utils.snapshot import BEGIN, END, Snapshot, Unsupported
+    line = 'karev1:x:1001:1001:a\u2028.\u2028F 9 file\x1e:/home/karev1:/bin/sh'
+    snap = Snapshot(lambda s: (0, '\n'.join([BEGIN, 'U 0', line, '.', END]) + '\n'))
+    snap.fetch([('u', 'karev1')])
+    assert snap.getpwnam('karev1').pw_dir == '/home/karev1'
+    for bad in ('karev2:x:1001:1001::/home/karev2:/bin/sh', 'karev1:x:4294967295:1001::/home/karev1:/bin/sh',
+                'karev1:x:99999999999:1001::/home/karev1:/bin/sh', 'karev1:x:-1:1001::/home/karev1:/bin/sh'):
+        with pytest.raises(Unsupported):
+            Snapshot(lambda s, b=bad: (0, '\n'.join([BEGIN, 'U 0', b, '.', END]) + '\n')).fetch([('u', 'karev1')])
+
+
+def test_users_shells_inherit_no_descriptor_of_roots(tmp_path):
+    """F4: root's shell may hold descriptors (a copy of the channel to the controller): a user's shell
+    must not inherit them, nor root's working directory."""
+    from ansible_collections.keepalive.ssh.plugins.plugin_utils.snapshot import Snapshot
+    nobody = pwd.getpwnam('nobody')
+    snap = Snapshot(lambda s: (0, subprocess.run(['/bin/sh', '-c', 'exec 5>&1; cd %s; %s' % (tmp_path, s)],
+                                                 capture_output=True, check=False).stdout.decode()))
+    snap.read_as('/proc/self', nobody.pw_uid, nobody.pw_gid)
+    (tmp_path / 'here').write_text('')
+    os.chmod(str(tmp_path), 0o755)
+    snap.fetch([('f', '/proc/self/fd/5'), ('f', '/proc/self/cwd/here'), ('f', '/proc/self/fd/1')])
+    assert snap.entry('/proc/self/fd/1').kind == 'link'  # the check can see an open descriptor
+    assert snap.entry('/proc/self/fd/5').kind == 'missing'
+    assert snap.entry('/proc/self/cwd/here').kind == 'missing'

@@ -113,7 +113,7 @@ def test_directory_owners_come_from_roots_shell_only(tmp_path):
     assert snap.entry(str(tmp_path)).kind == 'dir' and snap.entry(str(tmp_path)).uid is None  # 'f': no stat
     as_user = _fetch_as_user([('o', str(tmp_path))], {str(tmp_path): (os.getuid(), os.getgid())}, 1024)
     assert as_user.owned(str(tmp_path)).kind == 'dir' and as_user.owned(str(tmp_path)).uid is None
-    forged = Snapshot(run=None)
+    forged = homes()
     forged.parse(_frame([0], 'O 0 dir\n755 2 0 0\n.\n'), [('o', '/home/a/d')])
     assert forged.owned('/home/a/d').uid is None
 
@@ -202,6 +202,14 @@ def test_a_users_includes_below_their_home_are_read(tmp_path):
     assert files == Tree(main, SSH).files()
 
 
+def homes(**kw):
+    """A snapshot that reads /home/a as uid 1 and /home/b as uid 2 (users' frames answer for those)."""
+    snap = Snapshot(run=None, **kw)
+    snap.read_as('/home/a', 1, 1)
+    snap.read_as('/home/b', 2, 2)
+    return snap
+
+
 def _frame(indexes, text):
     import base64
     return ['S ' + ','.join(str(i) for i in indexes)] + \
@@ -213,19 +221,19 @@ def test_a_users_frame_answers_only_their_requests():
     requests = [('f', '/home/a/.ssh/config'), ('f', '/home/b/.ssh/config')]
     forged = 'F 1 file\n600 1 1 1\nSG9zdCAq\n.\n'  # user a answers b's request
     with pytest.raises(Unsupported):
-        Snapshot(run=None).parse(_frame([0], forged), requests)
-    snap = Snapshot(run=None)
+        homes().parse(_frame([0], forged), requests)
+    snap = homes()
     snap.parse(_frame([1], forged), requests)  # b's own answer is b's
     assert snap.files['/home/b/.ssh/config'].data == b'Host *'
     for name in ('..', '.', '../b/.ssh/config'):
         with pytest.raises(Unsupported):
-            Snapshot(run=None).parse(_frame([0], 'D 0 dir\n.\nN 0 %s\n600 1 1 1\n\n.\n' % name),
+            homes().parse(_frame([0], 'D 0 dir\n.\nN 0 %s\n600 1 1 1\n\n.\n' % name),
                                      [('d', '/home/a/.ssh/d')])
 
 
 def test_a_users_frame_is_capped(tmp_path):
     """Root cuts a user's output at the cap; a cut answer sends the host to the module."""
-    snap = Snapshot(run=None, max_bytes=16)
+    snap = homes(max_bytes=16)
     with pytest.raises(Unsupported, match='larger than'):
         snap.parse(_frame([0], 'x' * (4 * 16 + 65536 + 1)), [('f', '/home/a/.ssh/config')])
     # a listing of ~90 kB from the user's shell: cut by root at 65,600 bytes, whole at a larger cap
