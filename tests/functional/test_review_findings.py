@@ -278,13 +278,13 @@ def test_a_file_without_user_in_a_sticky_directory_is_not_roots_to_read(people, 
     action = ActionModule.__new__(ActionModule)
     # even a converged file of root's: what the user can do there between two reads is the question
     (sticky / 'ssh_config').write_text('Host *\n    ServerAliveInterval 60\n')
-    for _ in range(2):
+    for _attempt in range(2):
         converged = run_full('client_keepalive', dict(path=str(sticky / 'ssh_config'), hosts=HOSTS))[0]
     assert converged['changed'] is False and os.stat(str(sticky / 'ssh_config')).st_uid == 0, converged
     assert action.decision(action.validated(dict(path=str(sticky / 'ssh_config'), hosts=HOSTS)), sh, False)[0] is None
     racer = _swapper(hostile, str(sticky), str(secret), kind)
     try:
-        for _ in range(RACES):
+        for _attempt in range(RACES):
             result = action.decision(action.validated(dict(path=str(sticky / 'ssh_config'), hosts=HOSTS)), sh, False)
             assert result[0] is None, 'decided on the controller from a file the user can swap'
     finally:

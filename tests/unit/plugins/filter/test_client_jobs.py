@@ -8,8 +8,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.keepalive.ssh.plugins.filter.keepalive import FilterModule
 
-filters = FilterModule().filters()
-client_jobs, client_plan = filters['client_jobs'], filters['client_plan']
+client_jobs = FilterModule().filters()['client_jobs']
+client_plan = FilterModule().filters()['client_plan']
 PROFILES = {'bastion': {'pattern': 'bastion', 'server_alive_interval': 30},
             'default': {'pattern': '*', 'server_alive_interval': 60}}
 USERS = [{'name': 'alice', 'profiles': ['bastion', 'default']}, {'name': 'bob'}]

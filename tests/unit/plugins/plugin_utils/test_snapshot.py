@@ -227,8 +227,7 @@ def test_a_users_frame_answers_only_their_requests():
     assert snap.files['/home/b/.ssh/config'].data == b'Host *'
     for name in ('..', '.', '../b/.ssh/config'):
         with pytest.raises(Unsupported):
-            homes().parse(_frame([0], 'D 0 dir\n.\nN 0 %s\n600 1 1 1\n\n.\n' % name),
-                                     [('d', '/home/a/.ssh/d')])
+            homes().parse(_frame([0], 'D 0 dir\n.\nN 0 %s\n600 1 1 1\n\n.\n' % name), [('d', '/home/a/.ssh/d')])
 
 
 def test_a_users_frame_is_capped(tmp_path):
