@@ -23,7 +23,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH
 from ansible_collections.keepalive.ssh.plugins.plugin_utils.noop_action import NoOpAwareAction, warm_filter_plugins
-from ansible_collections.keepalive.ssh.plugins.plugin_utils.snapshot import Unsupported
+from ansible_collections.keepalive.ssh.plugins.plugin_utils.snapshot import Unsupported, plain
 
 
 warm_filter_plugins('keepalive.ssh.client_jobs')  # the role's task uses it (see warm_filter_plugins)
@@ -67,10 +67,10 @@ class ActionModule(NoOpAwareAction):
 
     @staticmethod
     def _above(path):
-        """Every directory above ``path``, '/' included."""
+        """Every directory above ``path``, '/' included (none for a path not plainly spelled: the module's)."""
         dirs = []
-        while path and path not in ('/', '.'):
-            path = os.path.dirname(path) or '.'
+        while plain(path) and path != '/':
+            path = os.path.dirname(path)
             dirs.append(path)
         return dirs
 
@@ -79,7 +79,7 @@ class ActionModule(NoOpAwareAction):
         """A path given without user: the probe (root) reads it only where no other user can change what
         the path names (snapshot.root_controlled) and the file is root's.  Anything else the module
         reads, as the file's owner (plans.adopt_owner)."""
-        snapshot.root_controlled(os.path.dirname(path) or '.')
+        snapshot.root_controlled(os.path.dirname(path))
         entry = snapshot.entry(path)
         if entry.kind == 'file' and entry.uid != 0:
             raise Unsupported('%s belongs to uid %s: the module reads it as its owner' % (path, entry.uid))

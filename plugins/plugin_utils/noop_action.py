@@ -135,6 +135,9 @@ class NoOpAwareAction(ActionBase):
             result = decide(snapshot, lambda snap: self.plan(params, snap, diff), self.first_requests(params))
         except (Unsupported, InputError, JobError, ConfigError, KeyError) as e:
             return None, str(e), snapshot
+        except Exception as e:  # pylint: disable=broad-exception-caught
+            # a fault of ours in the shortcut must never fail a host: the module decides, as without it
+            return None, 'internal error (%s)' % type(e).__name__, snapshot
         return result, 'it would change something', snapshot
 
     def _probe(self, script):

@@ -85,8 +85,8 @@ u() { printf 'U %s\n' "$1"; getent passwd "$2"; echo .; }
 # Root's, around the users' shells, which inherit neither its working directory nor its descriptors
 # above 2.  P: the passwd lines of every user named in the round (one getent).
 # w: one user's line from P, printed as u prints it when an index is given, and their ids in uid and
-# gid (uid empty when there is no such user or an id is not a number below (uid_t) -1: then no
-# shell runs).
+# gid (uid empty when there is no such user, the user is root, or an id is not a number below
+# (uid_t) -1: then no shell runs and the module decides).
 _ROOTS = r'''
 cd / && exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-
 w() { l=; o=$IFS; IFS='
@@ -94,7 +94,7 @@ w() { l=; o=$IFS; IFS='
       if [ -n "$2" ]; then printf 'U %s\n' "$2"; [ -z "$l" ] || printf '%s\n' "$l"; echo .; fi
       IFS=:; set -- $l; IFS=$o; set +f; uid=$3 gid=$4
       case $uid in ''|*[!0-9]*|???????????*) uid=;; esac; case $gid in ''|*[!0-9]*|???????????*) uid=;; esac
-      [ -z "$uid" ] || { [ "$uid" -le MAXID ] && [ "$gid" -le MAXID ]; } || uid=; }
+      [ -z "$uid" ] || { [ "$uid" -gt 0 ] && [ "$uid" -le MAXID ] && [ "$gid" -le MAXID ]; } || uid=; }
 '''
 
 
@@ -173,6 +173,11 @@ def whom(homes, exact):
         tops = [top for top in homes if name == top or name.startswith(top.rstrip('/') + '/')]
         return homes[max(tops, key=len)] if tops else None  # the innermost directory decides
     return of
+
+
+def plain(path):
+    """``path`` is absolute and spelled the one way (no '.', '..', '//' or trailing '/')."""
+    return isinstance(path, str) and path.startswith('/') and os.path.normpath(path) == path and not path.startswith('//')
 
 
 def _lines(text):
@@ -256,6 +261,9 @@ class Snapshot:
     # -- fetching ------------------------------------------------------------------------
 
     def fetch(self, requests):
+        for kind, name in requests:  # who reads a path is decided from its spelling (whom): one spelling
+            if kind != 'u' and not plain(name):
+                raise Unsupported('%s is not a plain absolute path' % name)
         self.rounds += 1
         seen = set()
         requests = [r for r in requests if not (r in seen or seen.add(r))]  # one answer per question
@@ -271,7 +279,10 @@ class Snapshot:
                 raise Unsupported('the probe did not answer %s %s' % (kind, name))
 
     def read_as(self, home, uid, gid):
-        """Read everything below ``home`` as uid:gid from now on."""
+        """Read everything below ``home`` as uid:gid from now on (never as root: root's files are read
+        only through directories only root controls, see reader)."""
+        if check_id(uid) == 0:
+            raise Unsupported('%s belongs to root: the module reads it' % home)
         self.homes[home] = (check_id(uid), check_id(gid))
 
     def read_as_named(self, paths, user):
@@ -471,9 +482,11 @@ class Snapshot:
         """No other user can change what names below ``directory`` point to: it and every directory above
         it are root's and not writable by group or others, but for a sticky one (/tmp) on the way to one
         that passes (others cannot rename or remove root's entries there).  As root's shell saw them."""
+        if not plain(directory):
+            raise Unsupported('%s is not a plain absolute path' % directory)
         chain = [directory]
-        while chain[-1] not in ('/', '.'):
-            chain.append(os.path.dirname(chain[-1]) or '.')
+        while chain[-1] != '/':
+            chain.append(os.path.dirname(chain[-1]))
         self.require([('o', path) for path in chain])  # in one round
         for n, path in enumerate(chain):
             entry = self.owned(path)
@@ -492,6 +505,9 @@ class Snapshot:
         if root_only:
             def root_load(path):
                 self.root_controlled(os.path.dirname(path) or '.')
+                entry = self.entry(path)
+                if entry.kind == 'file' and entry.uid != 0:
+                    raise Unsupported('%s belongs to uid %s: the module reads it as its owner' % (path, entry.uid))
                 return load(path)
 
             def root_matcher(pattern):
@@ -502,6 +518,8 @@ class Snapshot:
             return dict(loader=load, matcher=self.matcher, expanduser=self.expanduser)
 
         def inside(directory):
+            if not plain(directory) or whom(self.homes, self.exact)(directory) is None:
+                raise Unsupported('%s is not read as a user' % directory)  # never root's shell, for a user
             rel = os.path.relpath(directory, top)
             if rel == '..' or rel.startswith('../'):
                 raise Unsupported('%s is outside %s' % (directory, top))

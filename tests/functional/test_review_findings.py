@@ -366,3 +366,78 @@ def test_users_shells_inherit_no_descriptor_of_roots(tmp_path):
     assert snap.entry('/proc/self/fd/1').kind == 'link'  # the check can see an open descriptor
     assert snap.entry('/proc/self/fd/5').kind == 'missing'
     assert snap.entry('/proc/self/cwd/here').kind == 'missing'
+
+
+# -- third review (the fixes above): H1, M1, L1, L2, L4 --------------------------------------------
+
+def _decide_here(args):
+    from ansible_collections.keepalive.ssh.plugins.action.client_keepalive import ActionModule
+    action = ActionModule.__new__(ActionModule)
+    return action.decision(action.validated(args), lambda s: (0, subprocess.run(
+        ['/bin/sh', '-c', s], capture_output=True, check=False, timeout=LIMIT + MARGIN).stdout.decode()), False)
+
+
+@pytest.mark.parametrize('spelling', ['/home//{u}/.ssh/inc', '/./home/{u}/.ssh/inc', '//home/{u}/.ssh/inc'])
+def test_another_spelling_of_the_users_home_is_not_roots_to_read(people, spelling):
+    """H1: who reads a path is decided from its spelling; `Include /home//USER/.ssh/inc` passed the
+    home confinement (normalised) but was read by root's shell (not a prefix of the home): a swap to a
+    symlink or FIFO then reached root. Only plain paths are read at all."""
+    hostile, _bystander = people
+    user_file(hostile, 'inc', 'Host z\n    User c\n')
+    user_file(hostile, 'config', 'Include %s\nHost *\n    ServerAliveInterval 60\n' % spelling.format(u=hostile.pw_name))
+    result, why, snapshot = _decide_here(dict(users=[dict(name=hostile.pw_name, hosts=HOSTS)]))
+    assert result is None, why
+    assert not [p for p in snapshot.files if p != os.path.normpath(p) or p.startswith('//')]  # never read
+
+
+def test_a_path_with_a_double_slash_does_not_hang_the_controller(tmp_path):
+    """M1: os.path.dirname('//') is '//': the walk up from `path: //x/ssh_config` never ended."""
+    import multiprocessing
+    why = multiprocessing.get_context('fork').Queue()
+    child = multiprocessing.get_context('fork').Process(
+        target=lambda: why.put(_decide_here(dict(path='/' + str(tmp_path / 'ssh_config'), hosts=HOSTS))[1]))
+    child.start()
+    child.join(60)
+    if child.is_alive():
+        child.kill()
+        pytest.fail('the controller was still deciding after 60 s')
+    assert 'plain' in why.get(timeout=5)
+
+
+def test_roots_file_including_a_users_file_goes_to_the_module(people, tmp_path):
+    """L1: a root-owned file given without user, in root's directory, including a file a user owns there:
+    root's shell does not decide from the user's file (the module reads it as its owner)."""
+    hostile, _bystander = people
+    os.chmod(str(tmp_path), 0o755)
+    (tmp_path / 'u.conf').write_text('Host u\n    User x\n')
+    os.chown(str(tmp_path / 'u.conf'), hostile.pw_uid, hostile.pw_gid)
+    main = tmp_path / 'ssh_config'
+    main.write_text('Include %s/*.conf\nHost *\n    ServerAliveInterval 60\n' % tmp_path)
+    for _attempt in range(2):
+        run_full('client_keepalive', dict(path=str(main), hosts=HOSTS))
+    result, why, _snapshot = _decide_here(dict(path=str(main), hosts=HOSTS))
+    assert result is None and 'belongs to uid %d' % hostile.pw_uid in why, why
+
+
+def test_a_relative_path_goes_to_the_module(tmp_path, monkeypatch):
+    """L2: `path: ssh_config` names a file in a working directory the probe does not check."""
+    monkeypatch.chdir(str(tmp_path))
+    (tmp_path / 'ssh_config').write_text('Host *\n    ServerAliveInterval 60\n')
+    for _attempt in range(2):
+        converged = run_full('client_keepalive', dict(path='ssh_config', hosts=HOSTS))[0]
+    assert converged['changed'] is False, converged
+    result, why, _snapshot = _decide_here(dict(path='ssh_config', hosts=HOSTS))
+    assert result is None, why
+
+
+def test_roots_own_config_as_a_user_goes_to_the_module(tmp_path):
+    """L4: `users: [{name: root, path: …}]` would make a 'user' shell of uid 0 read with root's rights
+    wherever the path points; root's files are read only through directories only root controls."""
+    config = tmp_path / 'config'
+    config.write_text('Host *\n    ServerAliveInterval 60\n')
+    args = dict(users=[dict(name='root', path=str(config), hosts=HOSTS)])
+    for _attempt in range(2):
+        converged = run_full('client_keepalive', args)[0]
+    assert converged['changed'] is False, converged
+    result, why, _snapshot = _decide_here(args)
+    assert result is None, why

@@ -101,7 +101,7 @@ def test_metadata_and_users(tmp_path):
         snap.getpwnam('no-such-user-here')
 
 
-def test_directory_owners_come_from_roots_shell_only(tmp_path):
+def test_directory_owners_come_from_roots_shell_only(tmp_path, nobodys):
     """'o' answers a directory's owner and mode from root's own shell; a user's shell, which the user may
     ptrace, is never trusted with them: its O records carry the kind only."""
     os.chmod(str(tmp_path), 0o751)
@@ -111,8 +111,10 @@ def test_directory_owners_come_from_roots_shell_only(tmp_path):
     owned = snap.owned(str(tmp_path))
     assert (owned.kind, owned.mode, owned.uid, owned.gid) == ('dir', 0o751, st.st_uid, st.st_gid)
     assert snap.entry(str(tmp_path)).kind == 'dir' and snap.entry(str(tmp_path)).uid is None  # 'f': no stat
-    as_user = _fetch_as_user([('o', str(tmp_path))], {str(tmp_path): (os.getuid(), os.getgid())}, 1024)
-    assert as_user.owned(str(tmp_path)).kind == 'dir' and as_user.owned(str(tmp_path)).uid is None
+    home, ids, give = nobodys
+    give()
+    as_user = _fetch_as_user([('o', home)], {home: ids}, 1024)
+    assert as_user.owned(home).kind == 'dir' and as_user.owned(home).uid is None
     forged = homes()
     forged.parse(_frame([0], 'O 0 dir\n755 2 0 0\n.\n'), [('o', '/home/a/d')])
     assert forged.owned('/home/a/d').uid is None
@@ -191,15 +193,34 @@ def test_a_users_includes_are_read_only_below_their_home(tmp_path, include):
     assert not snap.dirs
 
 
-def test_a_users_includes_below_their_home_are_read(tmp_path):
-    home = tmp_path / 'home'
+def test_a_users_includes_below_their_home_are_read(nobodys):
+    top, ids, give = nobodys
+    import pathlib
+    home = pathlib.Path(top)
     (home / '.ssh' / 'config.d').mkdir(parents=True)
     (home / '.ssh' / 'config.d' / 'a.conf').write_text('Host a\n')
     (home / '.ssh' / 'config').write_text('Include config.d/*.conf\nHost x\n')
+    give()
     main = str(home / '.ssh' / 'config')
     snap = Snapshot(local_sh())
+    snap.read_as(top, *ids)
     files = decide(snap, lambda s: Tree(main, SSH, **s.reader(SSH, str(home))).files(), [('f', main)])
     assert files == Tree(main, SSH).files()
+
+
+@pytest.fixture
+def nobodys(tmp_path):
+    """A directory nobody owns and can reach (a user's home for the probe's users' shells), and their ids."""
+    import pwd
+    import tempfile
+    pw = pwd.getpwnam('nobody')
+    top = tempfile.mkdtemp(prefix='keepalive-snapshot-', dir='/tmp')
+    os.chmod(top, 0o755)
+    home = os.path.join(top, 'home')
+    os.mkdir(home)
+    owner = '%d:%d' % (pw.pw_uid, pw.pw_gid)
+    yield home, (pw.pw_uid, pw.pw_gid), lambda: subprocess.run(['chown', '-R', owner, home], check=True)
+    shutil.rmtree(top)
 
 
 def homes(**kw):
@@ -230,19 +251,22 @@ def test_a_users_frame_answers_only_their_requests():
             homes().parse(_frame([0], 'D 0 dir\n.\nN 0 %s\n600 1 1 1\n\n.\n' % name), [('d', '/home/a/.ssh/d')])
 
 
-def test_a_users_frame_is_capped(tmp_path):
+def test_a_users_frame_is_capped(nobodys):
     """Root cuts a user's output at the cap; a cut answer sends the host to the module."""
     snap = homes(max_bytes=16)
     with pytest.raises(Unsupported, match='larger than'):
         snap.parse(_frame([0], 'x' * (4 * 16 + 65536 + 1)), [('f', '/home/a/.ssh/config')])
     # a listing of ~90 kB from the user's shell: cut by root at 65,600 bytes, whole at a larger cap
+    top, ids, give = nobodys
     for i in range(1500):
-        (tmp_path / ('%055d.conf' % i)).write_text('')
-    home = {str(tmp_path): (os.getuid(), os.getgid())}
-    request = [('d', str(tmp_path))]
+        with open(os.path.join(top, '%055d.conf' % i), 'w'):
+            pass
+    give()
+    home = {top: ids}
+    request = [('d', top)]
     with pytest.raises(Unsupported, match='larger than'):
         _fetch_as_user(request, home, 16)
-    assert len(_fetch_as_user(request, home, 1024 * 1024).dirs[str(tmp_path)][1]) == 1500
+    assert len(_fetch_as_user(request, home, 1024 * 1024).dirs[top][1]) == 1500
 
 
 def _fetch_as_user(requests, homes, max_bytes):
