@@ -288,7 +288,7 @@ class Snapshot:
     def read_as_named(self, paths, user):
         """Read these paths as ``user`` (a name: its ids are looked up on the host in the same round)."""
         for path in paths:
-            self.exact.setdefault(path, user)  # a directory above several users' files: the first one's
+            self.exact.setdefault(path, user)  # (client_keepalive._prefetch never names one path for two users)
 
     def expect_include(self, pattern):
         """With the listing of ``pattern``'s directory, send the files the glob matches (only those)."""
