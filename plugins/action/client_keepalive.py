@@ -23,7 +23,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH
 from ansible_collections.keepalive.ssh.plugins.plugin_utils.noop_action import NoOpAwareAction, warm_filter_plugins
-from ansible_collections.keepalive.ssh.plugins.plugin_utils.snapshot import Unsupported, plain
+from ansible_collections.keepalive.ssh.plugins.plugin_utils.snapshot import Unsupported, ancestors
 
 
 warm_filter_plugins('keepalive.ssh.client_jobs')  # the role's task uses it (see warm_filter_plugins)
@@ -59,20 +59,11 @@ class ActionModule(NoOpAwareAction):
         # controls it)
         return [('u', user) for user, _path in forms if user] + [
             ('f', p) for _user, paths in self._prefetch(forms) for p in paths] + [
-            ('o', p) for user, path in forms if not user for p in self._above(path)]
+            ('o', p) for user, path in forms if not user for p in ancestors(path)]
 
     def prepare(self, snapshot, params):
         for user, paths in self._prefetch(self._forms(params)):
             snapshot.read_as_named(paths, user)
-
-    @staticmethod
-    def _above(path):
-        """Every directory above ``path``, '/' included (none for a path not plainly spelled: the module's)."""
-        dirs = []
-        while plain(path) and path != '/':
-            path = os.path.dirname(path)
-            dirs.append(path)
-        return dirs
 
     @staticmethod
     def _roots_own(snapshot, path):
@@ -117,7 +108,7 @@ class ActionModule(NoOpAwareAction):
         for (job, _specs), where, (dirs, _path, _mode) in zip(todo, wheres, walks):
             if job['user']:
                 snapshot.read_as(dirs[0], where[2], where[3])  # a user's files only ever as the user
-        snapshot.require([('o', d) for job, _specs in todo if not job['user'] for d in self._above(job['path'])])
+        snapshot.require([('o', d) for job, _specs in todo if not job['user'] for d in ancestors(job['path'])])
         for job, _specs in todo:
             if not job['user']:
                 self._roots_own(snapshot, job['path'])

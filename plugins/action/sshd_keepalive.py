@@ -35,11 +35,14 @@ class ActionModule(NoOpAwareAction):
         # the main file, its directory, the drop-in directory most distributions include first and the
         # files other distributions' stock drop-ins include: one round for most hosts
         return [('f', params['path']), ('f', os.path.dirname(params['path']) or '.'),
-                ('d', os.path.join(params['include_base'], 'sshd_config.d'))] + [
-                    ('f', p) for p in STOCK_INCLUDES]
+                ('d', self._drop_ins(params))] + [('f', p) for p in STOCK_INCLUDES]
 
     def prepare(self, snapshot, params):
-        snapshot.expect_include(os.path.join(params['include_base'], 'sshd_config.d', '*.conf'))
+        snapshot.expect_include(os.path.join(self._drop_ins(params), '*.conf'))
+
+    @staticmethod
+    def _drop_ins(params):
+        return os.path.join(params['include_base'], 'sshd_config.d')
 
     def plan(self, params, snapshot, diff):
         settings = server_settings(params)

@@ -387,6 +387,7 @@ def _apply_server_vendor(tree, settings, match, state, drop_in, vendor_dir):
     then check that sshd reads the value from there."""
     def vendor(doc):
         return doc.path.startswith(vendor_dir.rstrip('/') + '/')
+    own_copy = os.path.dirname(os.path.dirname(drop_in.path)) + '/sshd_config'  # where the admin's copy goes
     scope = normalize_match(match) if match else None
     wanted = dict((k, v) for k, v in settings.items() if v is not None)
     if state == 'absent':
@@ -396,8 +397,7 @@ def _apply_server_vendor(tree, settings, match, state, drop_in, vendor_dir):
                 d, i = fixed[0]
                 raise InputError('%s is set in the distribution\'s %s line %d, which this module does not edit; '
                                  'set the value you want instead, or copy %s to %s to own the whole file'
-                                 % (keyword, d.path, i + 1, tree.path, os.path.dirname(os.path.dirname(drop_in.path))
-                                    + '/sshd_config'))
+                                 % (keyword, d.path, i + 1, tree.path, own_copy))
         return apply_server(tree, settings, match, state)
     # the admin's own files (other drop-ins) are edited as anywhere; what only the vendor sets goes to the drop-in
     own = {}
@@ -419,8 +419,7 @@ def _apply_server_vendor(tree, settings, match, state, drop_in, vendor_dir):
             where_ = '%s line %d' % (occ[0][0].path, occ[0][1] + 1) if occ else 'nowhere'
             raise InputError('%s: sshd would still read %s from %s, before %s; copy %s to %s to own the whole '
                              'file' % (keyword, ' '.join(occ[0][0].lines[occ[0][1]].args) if occ else 'nothing',
-                                       where_, drop_in.path, tree.path,
-                                       os.path.dirname(os.path.dirname(drop_in.path)) + '/sshd_config'))
+                                       where_, drop_in.path, tree.path, own_copy))
     return report
 
 

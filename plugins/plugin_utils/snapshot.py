@@ -180,6 +180,15 @@ def plain(path):
     return isinstance(path, str) and path.startswith('/') and os.path.normpath(path) == path and not path.startswith('//')
 
 
+def ancestors(path):
+    """The directories above a plain ``path``, its own first and '/' last (none when it is not plain)."""
+    dirs = []
+    while plain(path) and path != '/':
+        path = os.path.dirname(path)
+        dirs.append(path)
+    return dirs
+
+
 def _lines(text):
     """Lines split at LF only (a passwd line's GECOS may hold other line breaks), a pty's CR dropped."""
     lines = text.split('\n')
@@ -281,9 +290,10 @@ class Snapshot:
     def read_as(self, home, uid, gid):
         """Read everything below ``home`` as uid:gid from now on (never as root: root's files are read
         only through directories only root controls, see reader)."""
-        if check_id(uid) == 0:
+        uid, gid = check_id(uid), check_id(gid)
+        if uid == 0:
             raise Unsupported('%s belongs to root: the module reads it' % home)
-        self.homes[home] = (check_id(uid), check_id(gid))
+        self.homes[home] = (uid, gid)
 
     def read_as_named(self, paths, user):
         """Read these paths as ``user`` (a name: its ids are looked up on the host in the same round)."""
@@ -484,9 +494,7 @@ class Snapshot:
         that passes (others cannot rename or remove root's entries there).  As root's shell saw them."""
         if not plain(directory):
             raise Unsupported('%s is not a plain absolute path' % directory)
-        chain = [directory]
-        while chain[-1] != '/':
-            chain.append(os.path.dirname(chain[-1]))
+        chain = [directory] + ancestors(directory)
         self.require([('o', path) for path in chain])  # in one round
         for n, path in enumerate(chain):
             entry = self.owned(path)

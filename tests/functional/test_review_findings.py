@@ -320,7 +320,6 @@ def test_a_users_frame_answers_nothing_of_another_users(tmp_path):
 
 def test_users_sharing_a_directory_go_to_the_module(people, tmp_path):
     """F2: two users' files given in one directory: neither user's shell may answer for it."""
-    from ansible_collections.keepalive.ssh.plugins.action.client_keepalive import ActionModule
     hostile, bystander = people
     shared = tmp_path / 'cfg'
     shared.mkdir()
@@ -332,9 +331,7 @@ def test_users_sharing_a_directory_go_to_the_module(people, tmp_path):
         os.chown(str(path), pw.pw_uid, pw.pw_gid)
     args = dict(users=[dict(name=pw.pw_name, path=str(shared / ('%s.conf' % pw.pw_name)), hosts=HOSTS)
                        for pw in (hostile, bystander)])
-    action = ActionModule.__new__(ActionModule)
-    result, why, _snapshot = action.decision(action.validated(args), lambda s: (0, subprocess.run(
-        ['/bin/sh', '-c', s], capture_output=True, check=False).stdout.decode()), False)
+    result, why, _snapshot = _decide_here(args)
     assert result is None and 'share' in why, why
 
 
