@@ -117,6 +117,9 @@ extends_documentation_fragment:
   - keepalive.ssh.attributes.info
 notes:
   - C(sshd -T) needs root (it reads the host keys).
+  - With O(sessions), only this network namespace is looked at (its sockets and its processes); of a
+    process only its name, parent, tty, owner, start time and socket inodes are read, never its command line
+    or environment.
   - Each user's files, and the system ssh_config as that user sees it, are read and evaluated with
     C(ssh -G) B(as that user), never as root (see C(docs/security.md)).
 seealso:
@@ -140,6 +143,12 @@ EXAMPLES = r'''
     expect_server: {client_alive_interval: 60, client_alive_count_max: 10}
   register: info
   failed_when: not info.compliant
+
+- name: Live sessions, the ones at risk on a path that forgets idle connections after 5 minutes
+  keepalive.ssh.keepalive_info:
+    sessions: true
+    session_options: {path_timeout: 300, users: [alice]}
+  register: info
 '''
 
 RETURN = r'''
@@ -194,6 +203,40 @@ drift:
   type: list
   elements: str
   sample: ["sshd: ClientAliveInterval is 0, expected 60 (from /etc/ssh/sshd_config.d/50-cloud-init.conf:2)"]
+sessions:
+  description:
+    - "Live sessions (O(sessions)). C(available) false with a C(reason) when neither the kernel's socket
+      information (netlink inet_diag) nor C(/proc/net/tcp) can be read. Otherwise C(source) (C(inet_diag) or
+      C(proc_net_tcp), which has no per-socket times), C(counts) over every session, and the lists
+      C(server), C(clients), C(control_sockets) of at most O(session_options.max_rows) rows each
+      (C(truncated) true when one was cut, or the scan stopped at C(command_timeout))."
+    - "C(server) rows: C(user), C(pid), C(addr), C(port), C(start) (epoch seconds), C(tty), C(idle) (seconds;
+      tty: its access time as C(w) shows, no tty: since the client last sent data), C(idle_human),
+      C(client_alive_interval) (null when not evaluated), C(class): C(active), C(idle_kept_alive),
+      C(at_risk) (idle, no keepalive more often than O(session_options.path_timeout)) or
+      C(unresponsive) (the client stopped answering)."
+    - "C(clients) rows: C(user), C(pid), C(start), C(destination) (peer address:port of its socket), C(state),
+      C(silent) (seconds since the server last sent data), C(stale) and C(reason)."
+    - "C(control_sockets) rows: C(user), C(path), C(dead) (nobody accepts on it), C(removed)."
+    - "C(not_evaluated) counts sessions whose Match context or destination was beyond the bound of 32
+      evaluations; C(skipped_users) lists O(session_options.users) whose files could not be looked at."
+  returned: when sessions is true
+  type: dict
+  sample:
+    available: true
+    source: inet_diag
+    counts: {sessions: 2, active: 1, idle_kept_alive: 1, at_risk: 0, unresponsive: 0, clients: 1,
+             stale_clients: 0, dead_control_sockets: 0}
+    server:
+      - {user: alice, pid: 4242, addr: 203.0.113.7, port: 50022, start: 1796376000, tty: pts/0, idle: 1210,
+         idle_human: 20m10s, client_alive_interval: 60, class: idle_kept_alive}
+    clients:
+      - {user: alice, pid: 5151, start: 1796376100, destination: "198.51.100.4:22", state: ESTABLISHED,
+         silent: 3, stale: false, reason: null}
+    control_sockets: []
+    not_evaluated: 0
+    skipped_users: []
+    truncated: false
 '''
 
 import contextlib
@@ -215,6 +258,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import DEPRECATED_IN
 from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import server_layout
+from ansible_collections.keepalive.ssh.plugins.module_utils import sessionscan
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, ConfigError, Tree
 from ansible_collections.keepalive.ssh.plugins.module_utils.staging import Stage
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import check_limits, unexpected
@@ -375,6 +419,22 @@ def client_side(module, p, ssh, entry, drift):
     return {'config': config, 'exists': exists, 'hosts': hosts}
 
 
+def sessions_view(module, p):
+    """The live sessions of the host (module_utils/sessionscan.py reads, module_utils/sessions.py judges)."""
+    options = p['session_options']
+    listen = interval_of = None
+    if p['path']:
+        sshd = find_binary(module, p['sshd_binary'], 'sshd_binary', 'openssh-server')
+        path = server_layout(p['path']).main
+        listen = sessionscan.sshd_listen(sshd, path, p['command_timeout'])
+        interval_of = sessionscan.sshd_interval(sshd, path, p['command_timeout'])
+    ssh = module.get_bin_path(p['ssh_binary'], opt_dirs=['/usr/bin', '/usr/local/bin'])
+    alive_limit_of = sessionscan.ssh_alive_limit(ssh, p['command_timeout']) if ssh else (lambda key: None)
+    return sessionscan.report(sessionscan.policy_of(options), listen, interval_of or (lambda key: None),
+                              alive_limit_of, options['users'], options['control_dirs'], options['max_rows'],
+                              p['command_timeout'])
+
+
 def deprecated(name):
     return [dict(name=name, **DEPRECATED_IN)]
 
@@ -401,6 +461,8 @@ def main():
             command_timeout=dict(type='int', default=TIMEOUT),
             max_file_size=dict(type='int', default=MAX_BYTES),
             strict=dict(type='bool', default=False),
+            sessions=dict(type='bool', default=False),
+            session_options=sessionscan.SESSION_OPTIONS,
         ),
         supports_check_mode=True,
     )
@@ -409,6 +471,9 @@ def main():
         check_limits(p)
     except InputError as e:
         module.fail_json(msg=str(e))
+    problem = sessionscan.check_options(p['session_options'])
+    if problem:
+        module.fail_json(msg=problem)
     drift = []
     result = dict(changed=False)
     if p['path']:
@@ -425,6 +490,8 @@ def main():
                     module.fail_json(msg=str(e))
     skipped = [dict(user=n, path=c['config'], reason=c['reason']) for n, c in clients.items() if 'reason' in c]
     result.update(clients=clients, compliant=not drift, drift=drift, skipped_users=skipped)
+    if p['sessions']:
+        result['sessions'] = sessions_view(module, p)
     module.exit_json(**result)
 
 
