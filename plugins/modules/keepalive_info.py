@@ -112,9 +112,18 @@ options:
         reason (RV(clients), RV(skipped_users)) and going on.
     type: bool
     default: false
+  sessions:
+    description:
+      - Also report the live SSH sessions of the host (RV(sessions)). Server side, every session of the sshd
+        of O(path) with user, address, start, idle time, the C(ClientAliveInterval) sshd applies to it (its
+        C(Match) context, C(sshd -T -C)) and a class; client side, every C(ssh) process with its destination
+        (the socket's peer) and whether it is stale; dead ControlMaster sockets of O(session_options.users).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - keepalive.ssh.attributes
   - keepalive.ssh.attributes.info
+  - keepalive.ssh.sessions
 notes:
   - C(sshd -T) needs root (it reads the host keys).
   - With O(sessions), only this network namespace is looked at (its sockets and its processes); of a
@@ -205,38 +214,114 @@ drift:
   sample: ["sshd: ClientAliveInterval is 0, expected 60 (from /etc/ssh/sshd_config.d/50-cloud-init.conf:2)"]
 sessions:
   description:
-    - "Live sessions (O(sessions)). C(available) false with a C(reason) when neither the kernel's socket
-      information (netlink inet_diag) nor C(/proc/net/tcp) can be read. Otherwise C(source) (C(inet_diag) or
-      C(proc_net_tcp), which has no per-socket times), C(counts) over every session, and the lists
-      C(server), C(clients), C(control_sockets) of at most O(session_options.max_rows) rows each
-      (C(truncated) true when one was cut, or the scan stopped at C(command_timeout))."
-    - "C(server) rows: C(user), C(pid), C(addr), C(port), C(start) (epoch seconds), C(tty), C(idle) (seconds;
-      tty: its access time as C(w) shows, no tty: since the client last sent data), C(idle_human),
-      C(client_alive_interval) (null when not evaluated), C(class): C(active), C(idle_kept_alive),
-      C(at_risk) (idle, no keepalive more often than O(session_options.path_timeout)) or
-      C(unresponsive) (the client stopped answering)."
-    - "C(clients) rows: C(user), C(pid), C(start), C(destination) (peer address:port of its socket), C(state),
-      C(silent) (seconds since the server last sent data), C(stale) and C(reason)."
-    - "C(control_sockets) rows: C(user), C(path), C(dead) (nobody accepts on it), C(removed)."
-    - "C(not_evaluated) counts sessions whose Match context or destination was beyond the bound of 32
-      evaluations; C(skipped_users) lists O(session_options.users) whose files could not be looked at."
+    - Live sessions (O(sessions)); see C(docs/keepalive_info.md). Only names, pids, addresses, ports and times.
   returned: when sessions is true
   type: dict
-  sample:
-    available: true
-    source: inet_diag
-    counts: {sessions: 2, active: 1, idle_kept_alive: 1, at_risk: 0, unresponsive: 0, clients: 1,
-             stale_clients: 0, dead_control_sockets: 0}
+  contains:
+    available:
+      description: False when neither the kernel's socket information (netlink inet_diag) nor C(/proc/net/tcp) can be read.
+      type: bool
+    reason:
+      description: Why the view is not available (only then).
+      type: str
+    source:
+      description: C(inet_diag), or C(proc_net_tcp) (no per-socket times there; idle without a tty is unknown).
+      type: str
+    counts:
+      description:
+        - Over every session, also when the lists are truncated; C(sessions), one count per class, C(clients),
+          C(stale_clients), C(dead_control_sockets).
+      type: dict
+      sample: {sessions: 2, active: 1, idle_kept_alive: 1, at_risk: 0, unresponsive: 0, clients: 1,
+               stale_clients: 0, dead_control_sockets: 0}
     server:
-      - {user: alice, pid: 4242, addr: 203.0.113.7, port: 50022, start: 1796376000, tty: pts/0, idle: 1210,
-         idle_human: 20m10s, client_alive_interval: 60, class: idle_kept_alive}
+      description: Sessions of the sshd of O(path) (local address one of its listen addresses), oldest first.
+      type: list
+      elements: dict
+      contains:
+        user:
+          description: "The logged-in user (C((unauthenticated)) before authentication)."
+          type: str
+        pid:
+          description: "The session's sshd process."
+          type: int
+        addr:
+          description: "Client address."
+          type: str
+        port:
+          description: "Client port."
+          type: int
+        start:
+          description: "Start of the session (epoch seconds)."
+          type: int
+        tty:
+          description: "Its terminal (C(pts/3)) or null."
+          type: str
+        idle:
+          description:
+            - Seconds idle; tty, its access time (what C(w) shows); no tty, since the client last sent data.
+          type: int
+        idle_human:
+          description: "The same as C(w) would print it (C(20m10s))."
+          type: str
+        client_alive_interval:
+          description: ClientAliveInterval sshd applies to this session's Match context; null when not evaluated.
+          type: int
+        class:
+          description:
+            - C(active), C(idle_kept_alive), C(at_risk) (idle, no keepalive more often than
+              O(session_options.path_timeout)) or C(unresponsive) (the client stopped answering).
+          type: str
+      sample:
+        - {user: alice, pid: 4242, addr: 203.0.113.7, port: 50022, start: 1796376000, tty: pts/0, idle: 1210,
+           idle_human: 20m10s, client_alive_interval: 60, class: idle_kept_alive}
     clients:
-      - {user: alice, pid: 5151, start: 1796376100, destination: "198.51.100.4:22", state: ESTABLISHED,
-         silent: 3, stale: false, reason: null}
-    control_sockets: []
-    not_evaluated: 0
-    skipped_users: []
-    truncated: false
+      description: ssh client processes (of O(session_options.users) when given).
+      type: list
+      elements: dict
+      contains:
+        destination:
+          description: "Peer address:port of its TCP socket (never its command line); null without one."
+          type: str
+        state:
+          description: "Its TCP state."
+          type: str
+        silent:
+          description: "Seconds since the server last sent data."
+          type: int
+        stale:
+          description: "True when its connection is dead (see M(keepalive.ssh.stale_sessions))."
+          type: bool
+        reason:
+          description: "Why it is stale; null when not."
+          type: str
+      sample:
+        - {user: alice, pid: 5151, start: 1796376100, destination: "198.51.100.4:22", state: ESTABLISHED,
+           silent: 3, stale: false, reason: null}
+    control_sockets:
+      description: Sockets in the O(session_options.control_dirs) of O(session_options.users).
+      type: list
+      elements: dict
+      contains:
+        path:
+          description: "The socket."
+          type: str
+        dead:
+          description: "Nobody accepts on it (no master behind it)."
+          type: bool
+        removed:
+          description: "Always false here (M(keepalive.ssh.stale_sessions) removes)."
+          type: bool
+    not_evaluated:
+      description: Sessions whose Match context or destination was beyond the bound of 32 evaluations.
+      type: int
+    skipped_users:
+      description: O(session_options.users) whose files could not be looked at, with the reason.
+      type: list
+      elements: dict
+    truncated:
+      description: True when a list was cut at O(session_options.max_rows) or the scan stopped at O(command_timeout).
+      type: bool
 '''
 
 import contextlib

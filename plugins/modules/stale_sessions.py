@@ -13,8 +13,8 @@ module: stale_sessions
 short_description: End the stale ssh clients and remove the dead ControlMaster sockets of named users
 version_added: 0.1.0
 description:
-  - The opt-in cleanup of the live-sessions view (M(keepalive.ssh.keepalive_info) with C(sessions)): looks at
-    the C(ssh) client processes of O(session_options.users) and their ControlMaster sockets, and, only with
+  - The opt-in cleanup of the live-sessions view (M(keepalive.ssh.keepalive_info) with C(sessions)). It looks
+    at the C(ssh) client processes of O(session_options.users) and their ControlMaster sockets, and, only with
     O(terminate=true) outside check mode, ends the stale ones.
   - "Stale: its TCP connection is closed (C(CLOSE_WAIT) and the like), not established after 60 s, its server
     stopped answering (data unacknowledged for O(session_options.unanswered_after) seconds with at least 3
@@ -42,19 +42,18 @@ options:
     type: int
     default: 30
 extends_documentation_fragment:
+  - keepalive.ssh.attributes
   - keepalive.ssh.sessions
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: Check mode reports what would be ended, as O(terminate=false) does.
   diff_mode:
-    description: Will return details on what has changed.
     support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: N/A
-    platforms: posix
+  action:
+    support: none
+  async:
+    support: full
 notes:
   - O(session_options.users) is required here (the cleanup never applies to every user by default).
   - A process is ended only if it is still the one judged (same start time and owner; through a pidfd
@@ -87,6 +86,31 @@ stale:
   returned: always
   type: list
   elements: dict
+  contains:
+    user:
+      description: "Owner."
+      type: str
+    pid:
+      description: "The ssh process."
+      type: int
+    start:
+      description: "Its start (epoch seconds)."
+      type: int
+    destination:
+      description: "Peer address:port of its TCP socket."
+      type: str
+    state:
+      description: "Its TCP state."
+      type: str
+    silent:
+      description: "Seconds since the server last sent data (null when unknown)."
+      type: int
+    reason:
+      description: "Why it is stale."
+      type: str
+    ended:
+      description: "True when it was signalled."
+      type: bool
   sample: [{user: alice, pid: 5151, start: 1796376100, destination: "198.51.100.4:22", state: ESTABLISHED,
             silent: 912, reason: "server stopped answering (unacknowledged data, 9 retransmissions)",
             ended: true}]
@@ -95,6 +119,16 @@ dead_control_sockets:
   returned: always
   type: list
   elements: dict
+  contains:
+    user:
+      description: "Owner of the directory it was found in."
+      type: str
+    path:
+      description: "The socket."
+      type: str
+    removed:
+      description: "True when it was removed."
+      type: bool
   sample: [{user: alice, path: /home/alice/.ssh/cm-alice@db1:22, removed: true}]
 kept:
   description: How many ssh clients of the users were left alone (connection alive, or nothing to judge by).
