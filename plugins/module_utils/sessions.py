@@ -32,9 +32,7 @@ CONNECT_GRACE = 60   # seconds an ssh may stay in SYN_SENT before it counts as s
 SERVER_NAMES = ('sshd', 'sshd-session')   # comm of sshd's per-connection processes (sshd-session: 9.8+)
 CLIENT_NAMES = ('ssh',)
 
-SERVER_CLASSES = ('active', 'idle_kept_alive', 'at_risk', 'unresponsive')
-CLASS_TEXT = {'active': 'active', 'idle_kept_alive': 'idle, kept alive', 'at_risk': 'idle, at risk',
-              'unresponsive': 'peer stopped answering'}
+SERVER_CLASSES = ('active', 'idle_kept_alive', 'at_risk', 'unresponsive', 'unknown')
 
 
 class Policy:
@@ -197,7 +195,7 @@ def unanswered(sock, policy):
 
 
 def server_class(idle, last_recv, server_interval, sock, policy, has_tty):
-    """One of SERVER_CLASSES for a server-side session.
+    """One of SERVER_CLASSES for a server-side session (``unknown``: idle time unknown).
 
     ``idle``: the user's idle time (tty: its access time; no tty: the client's last data, the only sign
     there is); ``last_recv``: seconds since the client last sent anything (keepalives included);
@@ -205,7 +203,9 @@ def server_class(idle, last_recv, server_interval, sock, policy, has_tty):
     """
     if unanswered(sock, policy):
         return 'unresponsive'
-    if idle is not None and idle < policy.active_within:
+    if idle is None:
+        return 'unknown'   # no tty and a source without per-socket times (/proc/net/tcp)
+    if idle < policy.active_within:
         return 'active'
     server_keeps = bool(server_interval) and server_interval < policy.path_timeout
     # the user is idle at the terminal but the client sent something within the timeout: its keepalives

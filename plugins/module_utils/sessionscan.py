@@ -27,6 +27,7 @@ import stat
 import time
 
 from ansible_collections.keepalive.ssh.plugins.module_utils import sessions as rules
+from ansible_collections.keepalive.ssh.plugins.module_utils.support import Limits
 from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
     Identity,
     UserFileError,
@@ -182,14 +183,20 @@ def sshd_interval(sshd, path, timeout):
 
 def ssh_alive_limit(ssh, timeout):
     """ServerAliveInterval × ServerAliveCountMax of a user's ssh for a destination address: ``ssh -G`` run
-    as the user (their own files, read with their rights); Host patterns are matched against the address."""
+    as the user (their own files, read with their rights); Host patterns are matched against the address.
+    All of one user's ``ssh -G`` share one budget of ``timeout`` seconds (their Match exec cannot multiply it)."""
+    budgets = {}
+
     def evaluate(context):
         user, addr = context
         try:
-            identity = Identity.of(user)
+            limits = budgets.setdefault(user, Limits(Identity.of(user), timeout))
         except KeyError:
             return None
-        rc, out, _err = run_bounded([ssh, '-G', '--', addr], timeout, identity)
+        left = limits.left()
+        if left <= 0:
+            return None
+        rc, out, _err = run_bounded([ssh, '-G', '--', addr], left, limits.identity)
         if rc != 0:
             return None
         values = dict(line.split(None, 1) for line in out.splitlines() if len(line.split(None, 1)) == 2)
@@ -320,7 +327,7 @@ def report(policy, listen, interval_of, alive_limit_of, users, control_dirs, max
     control, skipped = [], []
     for user in users or ():
         try:
-            found = control_sockets(user, control_dirs, max(deadline - time.time(), 1), remove)
+            found = control_sockets(user, control_dirs, timeout, remove)   # each user their own budget
         except (KeyError, UserFileError) as e:
             skipped.append({'user': user, 'reason': 'no such user' if isinstance(e, KeyError) else str(e)})
             continue

@@ -232,7 +232,7 @@ sessions:
         - Over every session, also when the lists are truncated; C(sessions), one count per class, C(clients),
           C(stale_clients), C(dead_control_sockets).
       type: dict
-      sample: {sessions: 2, active: 1, idle_kept_alive: 1, at_risk: 0, unresponsive: 0, clients: 1,
+      sample: {sessions: 2, active: 1, idle_kept_alive: 1, at_risk: 0, unresponsive: 0, unknown: 0, clients: 1,
                stale_clients: 0, dead_control_sockets: 0}
     server:
       description: Sessions of the sshd of O(path) (local address one of its listen addresses), oldest first.
@@ -270,7 +270,8 @@ sessions:
         class:
           description:
             - C(active), C(idle_kept_alive), C(at_risk) (idle, no keepalive more often than
-              O(session_options.path_timeout)) or C(unresponsive) (the client stopped answering).
+              O(session_options.path_timeout)), C(unresponsive) (the client stopped answering), or C(unknown)
+              (no tty and a source without per-socket times, C(proc_net_tcp)).
           type: str
       sample:
         - {user: alice, pid: 4242, addr: 203.0.113.7, port: 50022, start: 1796376000, tty: pts/0, idle: 1210,

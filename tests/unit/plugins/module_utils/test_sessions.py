@@ -156,6 +156,7 @@ def sock(**kw):
     (120, 120, 0, False, 'at_risk'),            # before the path timeout: at risk already
     (900, 900, 600, True, 'at_risk'),           # keepalives slower than the path forgets
     (900, 900, None, False, 'at_risk'),         # interval not evaluated: no keepalive is known
+    (None, None, 60, False, 'unknown'),         # no tty, no per-socket times (/proc/net/tcp)
 ])
 def test_server_classes(idle, last_recv, interval, tty, expected):
     assert server_class(idle, last_recv, interval, sock(last_recv=last_recv, last_ack=last_recv), POLICY,

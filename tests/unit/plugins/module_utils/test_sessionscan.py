@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import pwd
 import socket
 import subprocess
 import time
@@ -103,3 +104,22 @@ def test_without_netlink_the_proc_socket_table_is_used(monkeypatch):
     monkeypatch.setattr(sessionscan, '_inet_diag', no_netlink)
     source, sockets = sessionscan.tcp_sockets()
     assert source == 'proc_net_tcp' and all(s['last_recv'] is None for s in sockets)
+
+
+def test_one_users_ssh_g_runs_share_one_budget(tmp_path):
+    slow = tmp_path / 'ssh'
+    slow.write_text('#!/bin/sh\nsleep 5\n')
+    slow.chmod(0o755)
+    me = pwd.getpwuid(os.getuid()).pw_name
+    alive_limit_of = sessionscan.ssh_alive_limit(str(slow), 1)
+    started = time.time()
+    assert alive_limit_of((me, '192.0.2.1')) is None and alive_limit_of((me, '192.0.2.2')) is None
+    assert time.time() - started < 2.5   # the second destination found the budget spent
+
+
+def test_the_alive_limit_is_interval_times_count(tmp_path):
+    fake = tmp_path / 'ssh'
+    fake.write_text('#!/bin/sh\necho "serveraliveinterval 15"\necho "serveralivecountmax 4"\n')
+    fake.chmod(0o755)
+    me = pwd.getpwuid(os.getuid()).pw_name
+    assert sessionscan.ssh_alive_limit(str(fake), 5)((me, '192.0.2.1')) == 60
