@@ -21,6 +21,7 @@ __metaclass__ = type
 import errno
 import os
 import pwd
+import re
 import signal
 import socket
 import stat
@@ -38,6 +39,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
 MAX_PROCESSES = 200000    # /proc entries looked at; beyond: truncated
 MAX_CONTEXTS = 32         # distinct Match contexts (sshd -T -C) or destinations (ssh -G) evaluated per run
 MAX_CONTROL_ENTRIES = 1000  # directory entries looked at per user for ControlMaster sockets
+ONE_WORD = re.compile(r'^[^\s,=\x00-\x1f]+$')   # what keepalive_info accepts in a connection spec
 
 
 class Unavailable(Exception):
@@ -169,6 +171,8 @@ def sshd_interval(sshd, path, timeout):
     """The ClientAliveInterval sshd applies to a Match context (user, addr, laddr, lport), via sshd -T -C."""
     def evaluate(context):
         user, addr, laddr, lport = context
+        if not ONE_WORD.match(user):
+            return None   # never a name that could add a key to -C's list
         spec = 'user=%s,host=%s,addr=%s,laddr=%s,lport=%d' % (
             user if user and not user.startswith('(') else 'nobody', addr, addr, laddr, lport)
         rc, out, _err = run_bounded([sshd, '-T', '-f', path, '-C', spec], timeout)

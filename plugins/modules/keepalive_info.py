@@ -394,7 +394,7 @@ def server_side(module, p, drift):
     if unknown:
         module.fail_json(msg='connection: unknown key(s) %s; use %s' % (', '.join(sorted(unknown)), ', '.join(CONNECTION_KEYS)))
     for key, value in conn.items():
-        if value is not None and not re.match(r'^[^\s,=\x00-\x1f]+$', str(value)):
+        if value is not None and not sessionscan.ONE_WORD.match(str(value)):
             module.fail_json(msg='connection.%s must be one word without "," or "=", got %r' % (key, value))
     if conn:
         argv += ['-C', ','.join('%s=%s' % (k, conn[k]) for k in CONNECTION_KEYS if conn.get(k) is not None)]
