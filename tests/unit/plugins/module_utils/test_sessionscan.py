@@ -123,3 +123,17 @@ def test_the_alive_limit_is_interval_times_count(tmp_path):
     fake.chmod(0o755)
     me = pwd.getpwuid(os.getuid()).pw_name
     assert sessionscan.ssh_alive_limit(str(fake), 5)((me, '192.0.2.1')) == 60
+
+
+def test_a_match_context_is_evaluated_with_sshd_T_C_and_odd_user_names_never(tmp_path):
+    log = tmp_path / 'argv'
+    fake = tmp_path / 'sshd'
+    fake.write_text('#!/bin/sh\necho "$@" >> %s\necho "clientaliveinterval 45"\n' % log)
+    fake.chmod(0o755)
+    interval_of = sessionscan.sshd_interval(str(fake), '/etc/ssh/sshd_config', 5)
+    assert interval_of(('alice', '203.0.113.7', '10.0.0.5', 22)) == 45
+    assert log.read_text() == ('-T -f /etc/ssh/sshd_config -C '
+                               'user=alice,host=203.0.113.7,addr=203.0.113.7,laddr=10.0.0.5,lport=22\n')
+    assert interval_of(('a,user=root', '203.0.113.7', '10.0.0.5', 22)) is None
+    assert interval_of(('(unauthenticated)', '203.0.113.7', '10.0.0.5', 22)) == 45
+    assert log.read_text().splitlines()[-1].endswith('user=nobody,host=203.0.113.7,addr=203.0.113.7,laddr=10.0.0.5,lport=22')
