@@ -200,7 +200,7 @@ def main():
             if s['dead']]
     module.exit_json(changed=any(r['ended'] for r in stale) or any(d['removed'] for d in dead) or
                      (p['terminate'] and module.check_mode and bool(stale or dead)),
-                     stale=stale, dead_control_sockets=dead, kept=view['counts']['clients'] - len(stale),
+                     stale=stale, dead_control_sockets=dead, kept=view['counts']['clients'] - view['counts']['stale_clients'],
                      truncated=view['truncated'], skipped_users=view['skipped_users'])
 
 
