@@ -287,12 +287,13 @@ def end_process(pid, start, uid, sig=signal.SIGTERM):
             return False
     try:
         try:
-            now_start = boot_time() + rules.parse_stat(_read(base + '/stat'))[3] / ticks
+            text = _read(base + '/stat')
+            now_start = boot_time() + rules.parse_stat(text)[3] / ticks
             owner = os.stat(base).st_uid
         except (IOError, OSError, ValueError, IndexError):
             return False
-        if abs(now_start - start) > 1 or owner != uid:
-            return False
+        if abs(now_start - start) > 1 or owner != uid or text.rpartition(')')[2].split()[0] == 'Z':
+            return False   # another process now, or one that has ended (a zombie waits for its parent)
         try:
             if pidfd is not None:
                 signal.pidfd_send_signal(pidfd, sig)

@@ -7,6 +7,7 @@ __metaclass__ = type
 
 import os
 import pwd
+import re
 import socket
 import subprocess
 import time
@@ -137,3 +138,39 @@ def test_a_match_context_is_evaluated_with_sshd_T_C_and_odd_user_names_never(tmp
     assert interval_of(('a,user=root', '203.0.113.7', '10.0.0.5', 22)) is None
     assert interval_of(('(unauthenticated)', '203.0.113.7', '10.0.0.5', 22)) == 45
     assert log.read_text().splitlines()[-1].endswith('user=nobody,host=203.0.113.7,addr=203.0.113.7,laddr=10.0.0.5,lport=22')
+
+
+def test_the_view_reads_no_command_line_environment_or_file_of_a_process(monkeypatch):
+    read = []
+    real = sessionscan._read
+
+    def recording(path):
+        read.append(path)
+        return real(path)
+
+    monkeypatch.setattr(sessionscan, '_read', recording)
+    view = sessionscan.report(Policy(), [('0.0.0.0', 22)], lambda c: 0, lambda c: 0, None, ['~/.ssh'], 10, 30)
+    assert view['available'] and read
+    allowed = re.compile(r'^/proc/(stat|net/tcp6?|\d+/stat)$')
+    assert [p for p in read if not allowed.match(p)] == []
+
+
+def test_admin_input_errors_are_sentences():
+    good = dict(path_timeout=300, active_within=60, unanswered_after=30, max_rows=10, control_dirs=['~/.ssh', '/srv/cm'],
+                users=None)
+    assert sessionscan.check_options(good) is None
+    assert 'path_timeout must be 0 or more' in sessionscan.check_options(dict(good, path_timeout=-1))
+    assert 'must be absolute or start with ~/' in sessionscan.check_options(dict(good, control_dirs=['.ssh']))
+
+
+def test_an_ended_process_waiting_for_its_parent_is_not_signalled_again():
+    proc = subprocess.Popen(['sleep', '60'])
+    start = start_of(proc.pid)
+    assert sessionscan.end_process(proc.pid, start, os.getuid())
+    deadline = time.time() + 5
+    while time.time() < deadline and ' Z ' not in open('/proc/%d/stat' % proc.pid).read():
+        time.sleep(0.05)
+    try:
+        assert not sessionscan.end_process(proc.pid, start, os.getuid(), 0)   # a zombie: it has ended
+    finally:
+        proc.wait()
