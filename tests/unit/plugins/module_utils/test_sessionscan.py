@@ -168,7 +168,7 @@ def test_an_ended_process_waiting_for_its_parent_is_not_signalled_again():
     start = start_of(proc.pid)
     assert sessionscan.end_process(proc.pid, start, os.getuid())
     deadline = time.time() + 5
-    while time.time() < deadline and ' Z ' not in open('/proc/%d/stat' % proc.pid).read():
+    while time.time() < deadline and ' Z ' not in sessionscan._read('/proc/%d/stat' % proc.pid):
         time.sleep(0.05)
     try:
         assert not sessionscan.end_process(proc.pid, start, os.getuid(), 0)   # a zombie: it has ended
