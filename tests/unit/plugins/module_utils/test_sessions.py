@@ -273,3 +273,34 @@ def test_client_rows_of_named_users_only_and_destination_from_the_socket():
     rows = client_processes(parse_proc_net_tcp(text), procs, names, now, POLICY, lambda key: None, users=['user07'])
     assert rows and {r['user'] for r in rows} == {'user07'}
     assert all(r['destination'].endswith(':22') for r in rows)
+
+
+ipv4 = st.tuples(*[st.integers(0, 255)] * 4).map(lambda t: '%d.%d.%d.%d' % t)
+
+
+@given(st.lists(st.tuples(ipv4, st.integers(0, 65535), ipv4, st.integers(0, 65535), st.integers(1, 12),
+                          st.integers(0, 2 ** 32 - 1), st.integers(0, 255), st.integers(0, 2 ** 31)), max_size=10))
+@SETTINGS
+def test_inet_diag_reads_back_every_socket_of_a_dump(entries):
+    data = b''.join(diag_message((la, lp), (ra, rp), state=s, inode=i, retransmits=r, last_recv_ms=ms)
+                    for la, lp, ra, rp, s, i, r, ms in entries)
+    sockets, done = decode_inet_diag(data)
+    assert not done
+    assert [(x['local'], x['remote'], x['state'], x['inode'], x['retransmits'], x['last_recv']) for x in sockets] == [
+        ((la, lp), (ra, rp), rules.TCP_STATES[s], i, r, ms / 1000.0) for la, lp, ra, rp, s, i, r, ms in entries]
+
+
+@given(idle=st.one_of(st.none(), st.integers(0, 10 ** 6)), last_recv=st.one_of(st.none(), st.integers(0, 10 ** 6)),
+       interval=st.one_of(st.none(), st.integers(0, 10 ** 4)), tty=st.booleans(),
+       unacked=st.integers(0, 10), retransmits=st.integers(0, 10), last_ack=st.integers(0, 10 ** 4))
+@SETTINGS
+def test_server_class_rules_hold_for_any_input(idle, last_recv, interval, tty, unacked, retransmits, last_ack):
+    s = sock(unacked_bytes=unacked, retransmits=retransmits, last_recv=last_recv, last_ack=last_ack)
+    cls = server_class(idle, last_recv, interval, s, POLICY, tty)
+    assert cls in rules.SERVER_CLASSES
+    gone = unacked > 0 and retransmits >= rules.MIN_RETRANSMITS and last_ack >= POLICY.unanswered_after
+    assert (cls == 'unresponsive') == gone
+    if not gone and idle is not None and idle >= POLICY.active_within and interval and interval < POLICY.path_timeout:
+        assert cls == 'idle_kept_alive'   # the server's keepalives come more often than the path forgets
+    if cls == 'at_risk':
+        assert not (interval and interval < POLICY.path_timeout)
