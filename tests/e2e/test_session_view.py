@@ -11,26 +11,15 @@ connection silent for IDLE seconds, and real ssh sessions of one user (root):
   while the live idle session of the same user still echoes afterwards; a dead ControlMaster socket is
   removed, a live one and one behind a symlink are left alone.
 """
-import socket
 import time
 
 from conntrack import IdleFirewall, Session
 from fleet import Fleet
-from kalib import run_module
+from kalib import run_module, unix_socket
 
 IDLE = 6          # seconds conntrack keeps a silent connection
 ECHO = 5          # seconds an echo may take on a loaded machine
 OPTIONS = dict(path_timeout=IDLE, active_within=1, unanswered_after=2, users=['root'])
-
-
-def unix_socket(path, listening):
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.bind(str(path))
-    if listening:
-        sock.listen(1)
-        return sock
-    sock.close()   # the file stays, nobody accepts: a ControlMaster socket whose master is gone
-    return None
 
 
 def view(host, control_dirs):
