@@ -21,7 +21,8 @@ options:
       path_timeout:
         description:
           - Seconds after which the network path (NAT gateway, firewall) forgets a silent connection; an idle
-            session with no keepalive more often than this is C(at_risk). M(keepalive.ssh.idle_probe) measures it.
+            session with no keepalive more often than this is C(at_risk) (sshd's come every 2 x its
+            C(ClientAliveInterval), as the roles reckon). M(keepalive.ssh.idle_probe) measures it.
         type: int
         default: 300
       active_within:

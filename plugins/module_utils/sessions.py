@@ -19,6 +19,8 @@ __metaclass__ = type
 import socket
 import struct
 
+from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import SERVER_PERIODS
+
 # /proc/net/tcp's and inet_diag's state numbers (include/net/tcp_states.h)
 TCP_STATES = {1: 'ESTABLISHED', 2: 'SYN_SENT', 3: 'SYN_RECV', 4: 'FIN_WAIT1', 5: 'FIN_WAIT2', 6: 'TIME_WAIT',
               7: 'CLOSE', 8: 'CLOSE_WAIT', 9: 'LAST_ACK', 10: 'LISTEN', 11: 'CLOSING', 12: 'NEW_SYN_RECV'}
@@ -207,7 +209,8 @@ def server_class(idle, last_recv, server_interval, sock, policy, has_tty):
         return 'unknown'   # no tty and a source without per-socket times (/proc/net/tcp)
     if idle < policy.active_within:
         return 'active'
-    server_keeps = bool(server_interval) and server_interval < policy.path_timeout
+    # sshd's keepalives come every SERVER_PERIODS intervals (9.2's server loop: two), the rule the roles derive by
+    server_keeps = bool(server_interval) and server_interval * SERVER_PERIODS < policy.path_timeout
     # the user is idle at the terminal but the client sent something within the timeout: its keepalives
     client_keeps = has_tty and last_recv is not None and last_recv < min(policy.path_timeout, idle or 0)
     return 'idle_kept_alive' if server_keeps or client_keeps else 'at_risk'

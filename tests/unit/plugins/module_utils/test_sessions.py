@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.keepalive.ssh.plugins.module_utils import sessions as rules
+from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import SERVER_PERIODS
 from ansible_collections.keepalive.ssh.plugins.module_utils.sessions import (
     Policy,
     Proc,
@@ -155,6 +156,8 @@ def sock(**kw):
     (900, 900, 0, True, 'at_risk'),
     (120, 120, 0, False, 'at_risk'),            # before the path timeout: at risk already
     (900, 900, 600, True, 'at_risk'),           # keepalives slower than the path forgets
+    (900, 900, 149, True, 'idle_kept_alive'),   # sshd's keepalive comes every 2 intervals (SERVER_PERIODS)...
+    (900, 900, 150, True, 'at_risk'),           # ...so 150 s is too slow for a 300 s path
     (900, 900, None, False, 'at_risk'),         # interval not evaluated: no keepalive is known
     (None, None, 60, False, 'unknown'),         # no tty, no per-socket times (/proc/net/tcp)
 ])
@@ -300,7 +303,8 @@ def test_server_class_rules_hold_for_any_input(idle, last_recv, interval, tty, u
     assert cls in rules.SERVER_CLASSES
     gone = unacked > 0 and retransmits >= rules.MIN_RETRANSMITS and last_ack >= POLICY.unanswered_after
     assert (cls == 'unresponsive') == gone
-    if not gone and idle is not None and idle >= POLICY.active_within and interval and interval < POLICY.path_timeout:
+    server_keeps = interval and interval * SERVER_PERIODS < POLICY.path_timeout
+    if not gone and idle is not None and idle >= POLICY.active_within and server_keeps:
         assert cls == 'idle_kept_alive'   # the server's keepalives come more often than the path forgets
     if cls == 'at_risk':
-        assert not (interval and interval < POLICY.path_timeout)
+        assert not server_keeps
