@@ -31,7 +31,7 @@ CLOSED_STATES = ('FIN_WAIT1', 'FIN_WAIT2', 'TIME_WAIT', 'CLOSE', 'CLOSE_WAIT', '
 MIN_RETRANSMITS = 3
 CONNECT_GRACE = 60   # seconds an ssh may stay in SYN_SENT before it counts as stale (ConnectTimeout's scale)
 
-SERVER_NAMES = ('sshd', 'sshd-session')   # comm of sshd's per-connection processes (sshd-session: 9.8+)
+SERVER_NAMES = ('sshd', 'sshd-session', 'sshd-auth')   # sshd's per-connection processes (9.8+: sshd-session, 10.0+: sshd-auth)
 CLIENT_NAMES = ('ssh',)
 
 SERVER_CLASSES = ('active', 'idle_kept_alive', 'at_risk', 'unresponsive', 'unknown')

@@ -308,3 +308,15 @@ def test_server_class_rules_hold_for_any_input(idle, last_recv, interval, tty, u
         assert cls == 'idle_kept_alive'   # the server's keepalives come more often than the path forgets
     if cls == 'at_risk':
         assert not server_keeps
+
+
+@pytest.mark.parametrize('names', [('sshd', 'sshd'), ('sshd-session', 'sshd-session'), ('sshd-session', 'sshd-auth')])
+def test_a_session_is_found_by_sshds_process_names_of_every_version(names):
+    """9.2: two sshd; 9.8+: sshd-session; 10.0+: sshd-auth before authentication (the privsep user 'sshd')."""
+    now = time.time()
+    text = HEADER + proc_line(0, ('10.0.0.5', 22), ('203.0.113.7', 50022), inode=7)
+    uid = 101 if names[1] == 'sshd-auth' else 1000
+    procs = [Proc(10, names[0], 1, None, 0, now - 5, [7]), Proc(11, names[1], 10, None, uid, now - 5, [7])]
+    [row] = server_sessions(parse_proc_net_tcp(text), procs, [('0.0.0.0', 22)], {0: 'root', 101: 'sshd', 1000: 'alice'},
+                            {}, now, POLICY, lambda c: 0)
+    assert row['user'] == ('(unauthenticated)' if names[1] == 'sshd-auth' else 'alice') and row['pid'] == 10
