@@ -23,6 +23,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     tool_settings,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.staging import Stage
+from ansible_collections.keepalive.ssh.plugins.module_utils.timing import openssh_version
 from ansible_collections.keepalive.ssh.plugins.module_utils.userread import TIMEOUT, PrivateDir, UserFileError, run_bounded
 
 # Where OpenSSH lives on the distributions we support when PATH lacks sbin.
@@ -41,6 +42,15 @@ def find_binary(module, name, param, package):
         module.fail_json(msg='%s binary %r not found in PATH or %s; install %s, set %s, or set validate=false'
                          % (param, name, ':'.join(SBIN_DIRS), package, param))
     return found
+
+
+def openssh_version_of(binary, timeout=TIMEOUT):
+    """'9.2p1' from ``binary -V`` (OpenSSH 8.x's sshd has no -V: its usage message names the version), or None
+    when there is no such binary or it names no OpenSSH version."""
+    if not binary:
+        return None
+    _rc, out, err = run_bounded([binary, '-V'], timeout)
+    return openssh_version((err or '') + (out or ''))
 
 
 class Limits:
