@@ -45,9 +45,9 @@ def find_binary(module, name, param, package):
 
 
 def openssh_version_of(binary, timeout=TIMEOUT):
-    """'9.2p1' from ``binary -V`` (OpenSSH 8.x's sshd has no -V: its usage message names the version), or None
+    """The release ('9.2') from ``binary -V`` (OpenSSH 8.x's sshd has no -V: its usage message names the version), or None
     when there is no such binary or it names no OpenSSH version."""
-    if not binary:
+    if not binary or not os.access(binary, os.X_OK):
         return None
     _rc, out, err = run_bounded([binary, '-V'], timeout)
     return openssh_version((err or '') + (out or ''))

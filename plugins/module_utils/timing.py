@@ -29,11 +29,13 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import Inp
 # Intervals between two keepalives of a silent session: sshd (ClientAliveInterval), ssh (ServerAliveInterval).
 Timing = collections.namedtuple('Timing', 'server_period client_period')
 
+# Keyed on the OpenSSH release: 9.2's sshd -V names no portable suffix ("OpenSSH_9.2, OpenSSL …"), and a portable
+# patch release (p1, p2) carries its release's server and client loops.
 MEASURED = {
-    '8.4p1': Timing(server_period=1, client_period=1),    # Debian 11 bullseye
-    '9.2p1': Timing(server_period=2, client_period=1),    # Debian 12 bookworm
-    '10.0p2': Timing(server_period=1, client_period=1),   # Debian 13 trixie
-    '10.6p1': Timing(server_period=1, client_period=1),   # Debian sid / forky, 2026-12
+    '8.4': Timing(server_period=1, client_period=1),    # 8.4p1, Debian 11 bullseye
+    '9.2': Timing(server_period=2, client_period=1),    # 9.2p1, Debian 12 bookworm
+    '10.0': Timing(server_period=1, client_period=1),   # 10.0p2, Debian 13 trixie
+    '10.6': Timing(server_period=1, client_period=1),   # 10.6p1, Debian sid / forky, 2026-12
 }
 CONSERVATIVE = Timing(server_period=max(t.server_period for t in MEASURED.values()),
                       client_period=max(t.client_period for t in MEASURED.values()))
@@ -59,8 +61,9 @@ class Assumed(collections.namedtuple('Assumed', 'version measured period side'))
 
 
 def openssh_version(text):
-    """'9.2p1' from '-V' output or an SSH banner ('OpenSSH_9.2p1 Debian-2+deb12u3, OpenSSL …'); None if absent."""
-    found = re.search(r'OpenSSH_(\d+\.\d+(?:p\d+)?)', text or '')
+    """The release, '9.2', from '-V' output or an SSH banner ('OpenSSH_9.2p1 Debian-2+deb12u3, OpenSSL …',
+    sshd 9.2's 'OpenSSH_9.2, OpenSSL …'); None if there is none."""
+    found = re.search(r'OpenSSH_(\d+\.\d+)', text or '')
     return found.group(1) if found else None
 
 

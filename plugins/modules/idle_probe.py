@@ -198,8 +198,8 @@ recommended:
           RV(recommended.client_alive_interval) is derived with; C(measured) is false for a version outside the
           measured table, which gets the longest measured period.
       type: dict
-      sample: {openssh: 9.2p1, measured: true, keepalive_every_intervals: 2,
-               message: "sshd (OpenSSH 9.2p1) sends a keepalive every 2 × ClientAliveInterval (measured)"}
+      sample: {openssh: "9.2", measured: true, keepalive_every_intervals: 2,
+               message: "sshd (OpenSSH 9.2) sends a keepalive every 2 × ClientAliveInterval (measured)"}
 drop:
   description:
     - How the dead sessions ended. C(silent) - the echo never came (the path dropped the packets, as most NAT

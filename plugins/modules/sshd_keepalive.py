@@ -204,8 +204,8 @@ timing:
       measured period is assumed and C(message) says so.
   returned: when nat_idle_timeout or dead_peer_timeout is given
   type: dict
-  sample: {openssh: 9.2p1, measured: true, keepalive_every_intervals: 2,
-           message: "sshd (OpenSSH 9.2p1) sends a keepalive every 2 × ClientAliveInterval (measured)"}
+  sample: {openssh: "9.2", measured: true, keepalive_every_intervals: 2,
+           message: "sshd (OpenSSH 9.2) sends a keepalive every 2 × ClientAliveInterval (measured)"}
 messages:
   description:
     - What the module did beyond changing values, e.g. that a drop-in was edited because sshd reads it first.

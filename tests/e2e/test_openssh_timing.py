@@ -16,7 +16,7 @@ import os
 from openssh_rootfs import SUITES
 from openssh_timing import BEGIN, COUNTS, END, INTERVAL, docs_table, measure_all
 
-from ansible_collections.keepalive.ssh.plugins.module_utils.timing import MEASURED, dead_peer_time
+from ansible_collections.keepalive.ssh.plugins.module_utils.timing import MEASURED, dead_peer_time, openssh_version
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOC = os.path.join(ROOT, 'docs', 'timing.md')
@@ -28,7 +28,7 @@ def test_each_openssh_version_keeps_the_measured_timing(tmp_path):
     results = measure_all(SUITES, str(tmp_path))
     detail = {v: m.raw for v, m in results.items()}
 
-    assert {v: m.timing for v, m in results.items()} == MEASURED, detail
+    assert {openssh_version('OpenSSH_' + v): m.timing for v, m in results.items()} == MEASURED, detail
     for version, m in results.items():
         for side, period in (('server', m.timing.server_period), ('client', m.timing.client_period)):
             for count in COUNTS:

@@ -29,9 +29,10 @@ def test_derive_interval_keeps_a_margin(timeout, interval):
 
 
 @pytest.mark.parametrize('text,version', [
-    ('unknown option -- V\nOpenSSH_8.4p1 Debian-5+deb11u3, OpenSSL 1.1.1w  11 Sep 2023\nusage: sshd [-46DdeiqTt]', '8.4p1'),
-    ('OpenSSH_10.0p2 Debian-7+deb13u4, OpenSSL 3.5.9 29 Sep 2026\n', '10.0p2'),
-    ('OpenSSH_9.2p1', '9.2p1'),
+    ('unknown option -- V\nOpenSSH_8.4p1 Debian-5+deb11u3, OpenSSL 1.1.1w  11 Sep 2023\nusage: sshd [-46DdeiqTt]', '8.4'),
+    ('OpenSSH_9.2, OpenSSL 3.0.20 7 Apr 2026\n', '9.2'),
+    ('OpenSSH_10.0p2 Debian-7+deb13u4, OpenSSL 3.5.9 29 Sep 2026\n', '10.0'),
+    ('OpenSSH_9.2p1', '9.2'),
     ('sshd: command not found', None),
     ('', None),
 ])
@@ -42,16 +43,16 @@ def test_openssh_version_from_v_output_and_old_usage_messages(text, version):
 def test_the_host_version_picks_the_period_and_the_interval():
     """Behind a 300 s firewall: 240 on 8.4 and 10.x, 120 on 9.2 (it sends every 2 x interval), so a keepalive
     comes every 240 s on every version."""
-    for version in ('8.4p1', '10.0p2', '10.6p1'):
+    for version in ('8.4', '10.0', '10.6'):
         assert resolve_timing(SERVER, None, 3, 300, None, assumed(version)) == 240
-    assert resolve_timing(SERVER, None, 3, 300, None, assumed('9.2p1')) == 120
+    assert resolve_timing(SERVER, None, 3, 300, None, assumed('9.2')) == 120
     for version in MEASURED:
         timing = assumed(version)
         assert timing.measured and timing.period * resolve_timing(SERVER, None, 3, 300, None, timing) == 240
 
 
 def test_a_version_outside_the_table_gets_the_longest_period_and_says_so():
-    for version in ('8.0p1', '9.6p1', None):
+    for version in ('8.0', '9.6', None):
         timing = assumed(version)
         assert not timing.measured and timing.period == 2 == CONSERVATIVE.server_period
         assert 'not among the measured versions' in timing.as_result()['message']
@@ -72,12 +73,12 @@ def test_dead_peer_time_is_count_max_plus_one_keepalive_periods():
 
 def test_interval_60_count_4_fits_300_s_where_sshd_sends_every_interval():
     """The example of issue 18: accepted where the model says 300 s, refused on 9.2 with the true formula."""
-    for version in ('8.4p1', '10.0p2'):
+    for version in ('8.4', '10.0'):
         assert resolve_timing(SERVER, 60, 4, None, 300, assumed(version)) == 60
     with pytest.raises(InputError, match=re.escape(
             '(client_alive_count_max + 1) × 2 × client_alive_interval = (4 + 1) × 2 × 60 = 600 s exceeds '
             'dead_peer_timeout=300 s')):
-        resolve_timing(SERVER, 60, 4, None, 300, assumed('9.2p1'))
+        resolve_timing(SERVER, 60, 4, None, 300, assumed('9.2'))
 
 
 def test_client_messages_name_the_parameters():
@@ -98,7 +99,7 @@ def _refusal(*args):
     return str(caught.value)
 
 
-@pytest.mark.parametrize('version', ['8.4p1', '9.2p1', None])
+@pytest.mark.parametrize('version', ['8.4', '9.2', None])
 @pytest.mark.parametrize('nat', [2, 3, 10, 299, 300, 301, 3600])
 def test_the_nat_hint_is_the_longest_accepted_interval(version, nat):
     timing = assumed(version)
@@ -107,7 +108,7 @@ def test_the_nat_hint_is_the_longest_accepted_interval(version, nat):
     assert 'is not below' in _refusal(SERVER, hinted + 1, 3, nat, None, timing)
 
 
-@pytest.mark.parametrize('version', ['8.4p1', '9.2p1', None])
+@pytest.mark.parametrize('version', ['8.4', '9.2', None])
 @pytest.mark.parametrize('interval,count,dead', [(60, 4, 299), (60, 10, 600), (30, 20, 599), (300, 3, 1000),
                                                  (60, 1, 100)])
 def test_the_dead_peer_hints_are_the_largest_values_that_fit(version, interval, count, dead):
