@@ -128,15 +128,31 @@ class Chroot:
     def run(self, *command):
         return _run(self.argv(*command))
 
-    def sshd(self, port, **settings):
-        """This suite's sshd on 127.0.0.1:``port`` in the foreground, logging to stderr (LogLevel DEBUG)."""
+    def config(self, port, **settings):
+        """Write the sshd_config of the sshd on 127.0.0.1:``port`` (LogLevel DEBUG, no PAM); its path outside."""
         lines = ['Port %d' % port, 'ListenAddress 127.0.0.1', 'HostKey /etc/ssh/ssh_host_ed25519_key',
                  'PidFile none', 'LogLevel DEBUG', 'UsePAM no', 'TCPKeepAlive no']
         lines += ['%s %s' % kv for kv in settings.items()]
-        config = '/etc/ssh/keepalive-test-%d.conf' % port
-        with open(os.path.join(self.root, config.lstrip('/')), 'w') as f:
+        path = os.path.join(self.root, 'etc', 'ssh', 'keepalive-test-%d.conf' % port)
+        with open(path, 'w') as f:
             f.write('\n'.join(lines) + '\n')
-        daemon = Stamped(self.argv('/usr/sbin/sshd', '-D', '-e', '-f', config))
+        return path
+
+    def sshd_binary(self, directory):
+        """An executable outside the chroot that runs this suite's sshd inside it (for a module's sshd_binary)."""
+        path = os.path.join(directory, 'sshd-%s' % self.suite)
+        with open(path, 'w') as f:
+            f.write('#!/bin/sh\nexec chroot %s /usr/sbin/sshd "$@"\n' % self.root)
+        os.chmod(path, 0o755)
+        return path
+
+    def sshd(self, port, **settings):
+        """This suite's sshd on 127.0.0.1:``port`` in the foreground, logging to stderr; ``settings`` are written
+        with config() first, unless there are none and the config exists already (a module edited it)."""
+        path = os.path.join(self.root, 'etc', 'ssh', 'keepalive-test-%d.conf' % port)
+        if settings or not os.path.exists(path):
+            self.config(port, **settings)
+        daemon = Stamped(self.argv('/usr/sbin/sshd', '-D', '-e', '-f', '/' + os.path.relpath(path, self.root)))
         self._daemons.append(daemon)
         deadline = time.monotonic() + 15
         while not daemon.times('Server listening on 127.0.0.1 port %d' % port):
