@@ -57,10 +57,10 @@ options:
     description:
       - Idle timeout in seconds of the shortest NAT or firewall on the path, if known.
       - A silent session gets a keepalive every I(period) x C(ClientAliveInterval), where I(period) is measured per
-        OpenSSH version (C(sshd -V) on the host): 2 on OpenSSH 9.2, 1 on 8.4 and 10.x (docs/timing.md). A version
+        OpenSSH version (C(sshd -V) on the host) - 2 on OpenSSH 9.2, 1 on 8.4 and 10.x (docs/timing.md). A version
         outside that table gets the longest measured period, with a warning, and RV(timing) says so.
       - When O(client_alive_interval) is omitted it is derived from this with a 20% margin, divided by the period
-        (300 gives 240 on 8.4 and 10.x, 120 on 9.2): a keepalive every 240 s on every version.
+        (300 gives 240 on 8.4 and 10.x, 120 on 9.2) - a keepalive every 240 s on every version.
         An explicit interval with I(period) x interval not below it is an error, whose message names the
         longest interval that is accepted.
     type: int

@@ -1,7 +1,8 @@
 """Every OpenSSH version we measure, run for real: a Debian suite's root filesystem, its sshd and ssh in a chroot.
 
-``rootfs(suite)`` is a cached ``debootstrap --variant=minbase`` tree with openssh-server (built on first use,
-about 30-60 s; kept under /var/tmp/keepalive-openssh-rootfs so later runs start at once).
+``rootfs(suite)`` is the suite's root filesystem as the podman hosts use it (tools/podman_image.sh --rootfs-tar:
+debootstrapped once, about a minute), unpacked once under /var/tmp/keepalive-openssh-rootfs so later runs start
+at once.
 ``Chroot(suite, work_dir)`` mounts it as an overlay (the cache is never written), gives it a host key and a
 root key pair, and starts that suite's ``sshd`` and ``ssh`` inside it.  Network: whatever namespace the
 calling thread is in (tests/lib/conntrack.py makes a private one), loopback only.
@@ -16,9 +17,8 @@ import time
 
 SUITES = ('bullseye', 'bookworm', 'trixie', 'sid')
 CACHE = os.environ.get('KEEPALIVE_ROOTFS_CACHE', '/var/tmp/keepalive-openssh-rootfs')
-MIRROR = 'http://deb.debian.org/debian'
-PACKAGES = 'openssh-server,openssh-client'
-DEBOOTSTRAP = shutil.which('debootstrap') or '/usr/sbin/debootstrap'
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+IMAGE_TOOL = os.path.join(ROOT, 'tools', 'podman_image.sh')
 
 
 def _run(argv, **kw):
@@ -26,16 +26,18 @@ def _run(argv, **kw):
 
 
 def rootfs(suite):
-    """The cached root filesystem of ``suite`` (built once; concurrent callers wait for one build)."""
+    """The root filesystem of ``suite``: the podman hosts' rootfs tarball (tools/podman_image.sh, debootstrapped
+    once per suite), unpacked once into CACHE next to its name; concurrent callers wait for one unpacking."""
+    tar = _run(['bash', IMAGE_TOOL, '--suite', suite, '--rootfs-tar']).stdout.strip()
     os.makedirs(CACHE, exist_ok=True)
-    tree = os.path.join(CACHE, suite)
-    with open(os.path.join(CACHE, '.%s.lock' % suite), 'w') as lock:
+    tree = os.path.join(CACHE, os.path.basename(tar)[:-len('.tar')])
+    with open(tree + '.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not os.path.isfile(os.path.join(tree, 'usr', 'sbin', 'sshd')):
             partial = tree + '.partial'
             shutil.rmtree(partial, ignore_errors=True)
-            _run([DEBOOTSTRAP, '--variant=minbase', '--include=' + PACKAGES, suite, partial, MIRROR])
-            shutil.rmtree(os.path.join(partial, 'var', 'cache', 'apt', 'archives'), ignore_errors=True)
+            os.makedirs(partial)
+            _run(['tar', '-C', partial, '--numeric-owner', '-xf', tar])
             shutil.rmtree(tree, ignore_errors=True)
             os.rename(partial, tree)
     return tree
