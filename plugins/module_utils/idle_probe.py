@@ -86,7 +86,7 @@ def recommended(lower, server_version=None):
     lower = int(lower)
     if lower < 2:
         return None
-    server = assumed(server_version, 'server')
+    server = assumed(server_version)
     return {'nat_idle_timeout': lower, 'server_alive_interval': derive_interval(lower),
             'server_alive_count_max': RECOMMENDED_COUNT_MAX,
             'client_alive_interval': derive_interval(lower, server.period), 'server_timing': server.as_result()}

@@ -41,19 +41,18 @@ CONSERVATIVE = Timing(server_period=max(t.server_period for t in MEASURED.values
                       client_period=max(t.client_period for t in MEASURED.values()))
 DEAD_PEER_EXTRA = 1  # a peer is dropped at keepalive number count-max + 1 (measured on every version above)
 MARGIN = 5           # the derivation keeps a keepalive at least 1/MARGIN of the timeout before it (20 %)
-SIDES = {'server': ('ClientAliveInterval', 'sshd'), 'client': ('ServerAliveInterval', 'ssh')}
 
 
-class Assumed(collections.namedtuple('Assumed', 'version measured period side')):
-    """The period used for one host: its version's measured one, or the conservative one when not measured."""
+class Assumed(collections.namedtuple('Assumed', 'version measured period')):
+    """The sshd period used for one host: its version's measured one, or the conservative one when not measured.
+    (The client side needs none: ssh's period is 1 on every measured version, the conservative value too.)"""
 
     def describe(self):
-        keyword, program = SIDES[self.side]
-        every = 'every %s' % ('%d × %s' % (self.period, keyword) if self.period != 1 else keyword)
+        every = 'every %s' % ('%d × ClientAliveInterval' % self.period if self.period != 1 else 'ClientAliveInterval')
         if self.measured:
-            return '%s (OpenSSH %s) sends a keepalive %s (measured)' % (program, self.version, every)
-        return ('%s (OpenSSH %s) is not among the measured versions (%s): assumed a keepalive %s, the longest '
-                'measured' % (program, self.version or 'of unknown version', ', '.join(MEASURED), every))
+            return 'sshd (OpenSSH %s) sends a keepalive %s (measured)' % (self.version, every)
+        return ('sshd (OpenSSH %s) is not among the measured versions (%s): assumed a keepalive %s, the longest '
+                'measured' % (self.version or 'of unknown version', ', '.join(MEASURED), every))
 
     def as_result(self):
         return {'openssh': self.version, 'measured': self.measured, 'keepalive_every_intervals': self.period,
@@ -67,11 +66,10 @@ def openssh_version(text):
     return found.group(1) if found else None
 
 
-def assumed(version, side='server'):
-    """The period for ``side`` ('server': sshd, 'client': ssh) of OpenSSH ``version`` (None: unknown)."""
+def assumed(version):
+    """The sshd period of OpenSSH ``version`` (a release such as '9.2'; None: unknown)."""
     row = MEASURED.get(version)
-    timing = row or CONSERVATIVE
-    return Assumed(version, row is not None, getattr(timing, side + '_period'), side)
+    return Assumed(version, row is not None, (row or CONSERVATIVE).server_period)
 
 
 def derive_interval(nat_idle_timeout, period=1):
@@ -129,9 +127,10 @@ def resolve_timing(names, interval, count_max, nat_idle_timeout=None, dead_peer_
                 hints.append('%s at most %d' % (names['interval'], dead // ((count + DEAD_PEER_EXTRA) * period)))
             if dead // (period * interval) - DEAD_PEER_EXTRA >= 1:
                 hints.append('%s at most %d' % (names['count'], dead // (period * interval) - DEAD_PEER_EXTRA))
-            raise InputError('(%s + 1) × %s%s = (%d + 1) × %s%d = %d s exceeds %s=%d s: a peer that stopped '
-                             'answering is dropped at the (count-max + 1)-th unanswered keepalive%s, too late; %s'
-                             % (names['count'], every, names['interval'], count, every, interval,
-                                dead_peer_time(interval, count, period), names['dead'], dead, why,
+            raise InputError('(%s + %d) × %s%s = (%d + %d) × %s%d = %d s exceeds %s=%d s: a peer that stopped '
+                             'answering is dropped at the (count-max + %d)-th unanswered keepalive%s, too late; %s'
+                             % (names['count'], DEAD_PEER_EXTRA, every, names['interval'], count, DEAD_PEER_EXTRA,
+                                every, interval,
+                                dead_peer_time(interval, count, period), names['dead'], dead, DEAD_PEER_EXTRA, why,
                                 ' or '.join(hints) or 'raise %s' % names['dead']))
     return interval

@@ -288,7 +288,7 @@ def server_side(module, p, drift):
     expect = dict(p['expect_server'] or {})
     if expect.get('client_alive_interval') is None and expect.get('nat_idle_timeout') is not None:
         expect['client_alive_interval'] = derive_interval(
-            int(expect['nat_idle_timeout']), assumed(openssh_version(sshd_version), 'server').period)
+            int(expect['nat_idle_timeout']), assumed(openssh_version(sshd_version)).period)
     for option, keyword in SERVER_EXPECT.items():
         want = expect.get(option)
         got = effective.get(keyword.lower())

@@ -347,9 +347,10 @@ def run_module():
     path = p['path']
     timing = None
     if needs_sshd_version(p):  # how often this host's sshd really sends keepalives
-        sshd = p['sshd_binary'] if os.path.isabs(p['sshd_binary']) else module.get_bin_path(p['sshd_binary'],
-                                                                                             opt_dirs=SBIN_DIRS)
-        timing = assumed(openssh_version_of(sshd, p['command_timeout']), 'server')
+        sshd = p['sshd_binary']
+        if not os.path.isabs(sshd):
+            sshd = module.get_bin_path(sshd, opt_dirs=SBIN_DIRS)  # missing: version unknown, the conservative period
+        timing = assumed(openssh_version_of(sshd, p['command_timeout']))
         if not timing.measured:
             module.warn(timing.describe())
     try:

@@ -146,8 +146,8 @@ def measure(suite, work_dir, port):
         finally:
             os.close(ns_fd)
         dead = {side: {c: got[(side + '_dead', c)] for c in COUNTS} for side in ('server', 'client')}
-        return box.version, Measured(suite, Timing(server_period=round(got['server'] / INTERVAL),
-                                            client_period=round(got['client'] / INTERVAL)), dead, got)
+        periods = Timing(server_period=round(got['server'] / INTERVAL), client_period=round(got['client'] / INTERVAL))
+        return box.version, Measured(suite, periods, dead, got)
 
 
 def measure_all(suites, work_dir, base_port=2700):

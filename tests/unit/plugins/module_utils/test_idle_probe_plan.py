@@ -60,8 +60,8 @@ def test_time_limit_covers_ladder_and_bisection():
 
 def test_recommended_uses_the_modules_margin_and_the_probed_servers_period():
     assert recommended(300, '9.2') == {'nat_idle_timeout': 300, 'server_alive_interval': derive_interval(300),
-                                         'server_alive_count_max': 3, 'client_alive_interval': derive_interval(300, 2),
-                                         'server_timing': assumed('9.2').as_result()}
+                                       'server_alive_count_max': 3, 'client_alive_interval': derive_interval(300, 2),
+                                       'server_timing': assumed('9.2').as_result()}
     assert recommended(300, '9.2')['server_alive_interval'] == 240
     assert recommended(300, '9.2')['client_alive_interval'] == 120  # sshd 9.2 sends every 2 x interval
     assert recommended(300, '10.0')['client_alive_interval'] == 240
