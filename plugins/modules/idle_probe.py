@@ -162,7 +162,7 @@ server_keepalive:
       description: Sessions that received the server's keepalive.
       type: int
     first_after:
-      description: Seconds of silence before the first one arrived (about the server's C(ClientAliveInterval)).
+      description: Seconds of silence before the first one arrived (about the server's C(ClientAliveInterval), twice that on OpenSSH 9.2; docs/timing.md).
       type: float
     msg:
       description: What to do about it.
