@@ -115,6 +115,9 @@ def resolve_timing(names, interval, count_max, nat_idle_timeout=None, dead_peer_
         interval = derive_interval(nat, period)
     every = _times(period)
     if nat is not None and interval and interval * period >= nat:
+        if max_interval_below(nat, period) < 1:
+            raise InputError('%s=%d is too short for this sshd: even %s=1 sends its first keepalive after %d s%s'
+                             % (names['nat'], nat, names['interval'], period, why))
         raise InputError('%s%s=%d is not below %s=%d: the path drops an idle connection before the first '
                          'keepalive%s; use at most %d, or omit the interval to derive %d (20 %% margin)'
                          % (every, names['interval'], interval, names['nat'], nat, why,

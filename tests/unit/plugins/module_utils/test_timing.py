@@ -99,8 +99,15 @@ def _refusal(*args):
     return str(caught.value)
 
 
+def test_a_timeout_no_interval_can_beat_says_so():
+    """2 s behind an sshd that sends every 2 x interval: not even interval 1 (derived or given) is in time."""
+    for interval in (None, 1):
+        assert 'is too short for this sshd' in _refusal(SERVER, interval, 3, 2, None, assumed('9.2'))
+    assert resolve_timing(SERVER, None, 3, 2, None, assumed('8.4')) == 1
+
+
 @pytest.mark.parametrize('version', ['8.4', '9.2', None])
-@pytest.mark.parametrize('nat', [2, 3, 10, 299, 300, 301, 3600])
+@pytest.mark.parametrize('nat', [3, 10, 299, 300, 301, 3600])
 def test_the_nat_hint_is_the_longest_accepted_interval(version, nat):
     timing = assumed(version)
     hinted = int(re.search(r'use at most (\d+)', _refusal(SERVER, nat * 2, 3, nat, None, timing)).group(1))
