@@ -23,7 +23,6 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     tool_settings,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.staging import Stage
-from ansible_collections.keepalive.ssh.plugins.module_utils.timing import openssh_version
 from ansible_collections.keepalive.ssh.plugins.module_utils.userread import TIMEOUT, PrivateDir, UserFileError, run_bounded
 
 # Where OpenSSH lives on the distributions we support when PATH lacks sbin.
@@ -45,12 +44,14 @@ def find_binary(module, name, param, package):
 
 
 def openssh_version_of(binary, timeout=TIMEOUT):
-    """The release ('9.2') from ``binary -V`` (OpenSSH 8.x's sshd has no -V: its usage message names the version), or None
-    when there is no such binary or it names no OpenSSH version."""
+    """'OpenSSH_9.2p1' (sshd 9.2: 'OpenSSH_9.2') from ``binary -V`` (OpenSSH 8.x's sshd has no -V: its usage
+    message names the version), or None when there is no such binary or it names no OpenSSH version;
+    timing.openssh_version() makes the release ('9.2') of it."""
     if not binary or not os.access(binary, os.X_OK):
         return None
     _rc, out, err = run_bounded([binary, '-V'], timeout)
-    return openssh_version((err or '') + (out or ''))
+    found = re.search(r'OpenSSH_[\w.]+', (err or '') + (out or ''))
+    return found.group(0) if found else None
 
 
 class Limits:

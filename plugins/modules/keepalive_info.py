@@ -155,7 +155,7 @@ sshd:
     version:
       description: OpenSSH version of the sshd binary.
       type: str
-      sample: OpenSSH_9.2p1
+      sample: OpenSSH_9.2
     effective:
       description: Values from C(sshd -T), lower-case keywords.
       type: dict
@@ -244,8 +244,7 @@ CONNECTION_KEYS = ('user', 'host', 'addr', 'laddr', 'lport', 'rdomain')
 
 def version(module, binary):
     """'OpenSSH_9.2p1' from '-V' (old sshd print it in their usage message instead)."""
-    found = openssh_version_of(binary, module.params['command_timeout'])
-    return 'OpenSSH_' + found if found else 'unknown'
+    return openssh_version_of(binary, module.params['command_timeout']) or 'unknown'
 
 
 def parse_settings(text):

@@ -266,7 +266,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
     openssh_version_of,
     validate_tree,
 )
-from ansible_collections.keepalive.ssh.plugins.module_utils.timing import assumed
+from ansible_collections.keepalive.ssh.plugins.module_utils.timing import assumed, openssh_version
 
 
 def validators(command, sshd):
@@ -350,7 +350,7 @@ def run_module():
         sshd = p['sshd_binary']
         if not os.path.isabs(sshd):
             sshd = module.get_bin_path(sshd, opt_dirs=SBIN_DIRS)  # missing: version unknown, the conservative period
-        timing = assumed(openssh_version_of(sshd, p['command_timeout']))
+        timing = assumed(openssh_version(openssh_version_of(sshd, p['command_timeout'])))
         if not timing.measured:
             module.warn(timing.describe())
     try:
