@@ -188,7 +188,6 @@ class Session:
     def __init__(self, argv, login_timeout=30):
         self.proc = subprocess.Popen(argv + ['cat'], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, start_new_session=True)
-        self.log = []
         self.stamped = []  # (monotonic seconds, line): when ssh logged each line
         self._reader = threading.Thread(target=self._read_log, daemon=True)
         self._reader.start()
@@ -198,9 +197,11 @@ class Session:
 
     def _read_log(self):
         for line in self.proc.stderr:
-            text = line.decode(errors='replace')
-            self.stamped.append((time.monotonic(), text))
-            self.log.append(text)
+            self.stamped.append((time.monotonic(), line.decode(errors='replace')))
+
+    @property
+    def log(self):
+        return [text for _t, text in self.stamped]
 
     def echo(self, timeout):
         """Send a line; True when it comes back within ``timeout`` seconds (the session is alive)."""
