@@ -12,7 +12,6 @@ import io
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
-from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import SERVER_PERIODS, derive_interval
 from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import platform
 
 SERVER_COLUMNS = ('clientaliveinterval', 'clientalivecountmax')
@@ -52,17 +51,19 @@ def client_jobs(users, profiles, default_profiles, extra_hosts=None, system_wide
 
 
 def server_target(profiles, profile, interval=None, count_max=None, nat_idle_timeout=None):
-    """What the sshd role sets: the profile's values, overridden by explicit ones; with a declared NAT
-    idle timeout and no explicit interval, the interval is derived from the timeout."""
+    """What the sshd role sets: the profile's values, overridden by explicit ones.  A NAT idle timeout (given,
+    or the profile's) without an explicit interval leaves the interval to the module: it derives it from the
+    period of the host's own sshd version (plugins/module_utils/timing.py), which is not known here."""
     if profile not in profiles:
         raise AnsibleFilterError('keepalive_sshd_profile=%s is not a profile; choose one of %s or add it to '
                                  'keepalive_sshd_profiles' % (profile, ', '.join(profiles)))
     chosen = profiles[profile]
-    if interval is None:
-        interval = (derive_interval(int(nat_idle_timeout), SERVER_PERIODS) if nat_idle_timeout
-                    else chosen['client_alive_interval'])
-    return {'client_alive_interval': interval,
-            'client_alive_count_max': chosen['client_alive_count_max'] if count_max is None else count_max}
+    if interval is None and nat_idle_timeout is None:  # an explicit timeout derives it over the profile's
+        interval = chosen.get('client_alive_interval')
+    if nat_idle_timeout is None:
+        nat_idle_timeout = chosen.get('nat_idle_timeout')
+    return {'client_alive_interval': interval, 'nat_idle_timeout': nat_idle_timeout,
+            'client_alive_count_max': chosen.get('client_alive_count_max') if count_max is None else count_max}
 
 
 def sshd_platform(os_family):

@@ -31,15 +31,13 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     check_patterns,
     check_text,
     client_effective,
-    SERVER_PERIODS,
-    resolve_timing,
     semantic_warnings,
     server_effective,
     system_target,
-    timing_names,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import Layout, matcher_with
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, ConfigError, Tree, local_matches
+from ansible_collections.keepalive.ssh.plugins.module_utils.timing import resolve_timing, timing_names
 from ansible_collections.keepalive.ssh.plugins.module_utils.userread import MAX_BYTES, TIMEOUT, printable
 
 # Old option names keep working until this collection version, with a deprecation warning.
@@ -110,15 +108,21 @@ SERVER_SPEC = dict(
 )
 
 
-def server_settings(params):
-    """Module options → {keyword: value-or-None}; None means 'leave alone'."""
+def needs_sshd_version(params):
+    """Do the values depend on how often this host's sshd sends keepalives (timing.assumed)?"""
+    return params['nat_idle_timeout'] is not None or params['dead_peer_timeout'] is not None
+
+
+def server_settings(params, timing=None):
+    """Module options → {keyword: value-or-None}; None means 'leave alone'.  ``timing``: the host's sshd
+    period (timing.assumed), needed when needs_sshd_version(params)."""
     if params['match'] is not None:
         check_text('match', params['match'])  # it becomes a Match line: one line, no quote tricks
     check_int('command_timeout', params['command_timeout'], minimum=1)
     count = check_int('client_alive_count_max', params['client_alive_count_max'])
     interval = resolve_timing(timing_names('client_alive_interval'),
                               check_int('client_alive_interval', params['client_alive_interval']), count,
-                              params['nat_idle_timeout'], params['dead_peer_timeout'], SERVER_PERIODS)
+                              params['nat_idle_timeout'], params['dead_peer_timeout'], timing)
     tcp = params['tcp_keepalive']
     settings = {
         'ClientAliveInterval': interval,
@@ -153,12 +157,15 @@ def server_plan(params, settings, layout=None, **reader):
     return tree, report
 
 
-def server_result(params, settings, tree, report):
-    """The module's result for an edited tree (backups and diff are added by the writer)."""
+def server_result(params, settings, tree, report, timing=None):
+    """The module's result for an edited tree (backups and diff are added by the writer); ``timing``: the
+    sshd period the timeouts were resolved with, reported as ``timing``."""
     changed_docs = tree.changed_docs()
     keywords = [k for k, v in settings.items() if v is not None]
     result = dict(changed=bool(changed_docs), files=[d.path for d in changed_docs],
                   effective=server_effective(tree, keywords, match=params['match']), messages=report.notes)
+    if timing is not None:
+        result['timing'] = timing.as_result()
     if params['state'] == 'absent':
         result['removed'] = report.removed
     return result

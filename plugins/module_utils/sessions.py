@@ -19,7 +19,7 @@ __metaclass__ = type
 import socket
 import struct
 
-from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import SERVER_PERIODS
+from ansible_collections.keepalive.ssh.plugins.module_utils.timing import CONSERVATIVE
 
 # /proc/net/tcp's and inet_diag's state numbers (include/net/tcp_states.h)
 TCP_STATES = {1: 'ESTABLISHED', 2: 'SYN_SENT', 3: 'SYN_RECV', 4: 'FIN_WAIT1', 5: 'FIN_WAIT2', 6: 'TIME_WAIT',
@@ -43,11 +43,15 @@ class Policy:
     ``path_timeout``: after how long the path (NAT, firewall) forgets a silent connection;
     ``active_within``: a session whose user did something this recently is active;
     ``unanswered_after``: data the peer has not acknowledged for this long (with MIN_RETRANSMITS
-    retransmissions, or unanswered TCP keepalive probes) means the peer stopped answering.
+    retransmissions, or unanswered TCP keepalive probes) means the peer stopped answering;
+    ``server_period``: sshd sends its keepalive every ``server_period`` × ClientAliveInterval (the host's
+    version, module_utils/timing.py; unknown: the conservative, longest measured period).
     """
 
-    def __init__(self, path_timeout=300, active_within=60, unanswered_after=30):
+    def __init__(self, path_timeout=300, active_within=60, unanswered_after=30,
+                 server_period=CONSERVATIVE.server_period):
         self.path_timeout, self.active_within, self.unanswered_after = path_timeout, active_within, unanswered_after
+        self.server_period = server_period
 
 
 # -- parsing ---------------------------------------------------------------------------------------------
@@ -209,8 +213,8 @@ def server_class(idle, last_recv, server_interval, sock, policy, has_tty):
         return 'unknown'   # no tty and a source without per-socket times (/proc/net/tcp)
     if idle < policy.active_within:
         return 'active'
-    # sshd's keepalives come every SERVER_PERIODS intervals (9.2's server loop: two), the rule the roles derive by
-    server_keeps = bool(server_interval) and server_interval * SERVER_PERIODS < policy.path_timeout
+    # sshd's keepalives come every server_period intervals (9.2's server loop: two; measured per version)
+    server_keeps = bool(server_interval) and server_interval * policy.server_period < policy.path_timeout
     # the user is idle at the terminal but the client sent something within the timeout: its keepalives
     client_keeps = has_tty and last_recv is not None and last_recv < min(policy.path_timeout, idle or 0)
     return 'idle_kept_alive' if server_keeps or client_keeps else 'at_risk'

@@ -358,8 +358,10 @@ SESSION_OPTIONS = dict(type='dict', default={}, options=dict(
 ))
 
 
-def policy_of(options):
-    return rules.Policy(options['path_timeout'], options['active_within'], options['unanswered_after'])
+def policy_of(options, server_period=None):
+    """The thresholds of ``options``; ``server_period`` the host sshd's (None: the conservative one)."""
+    extra = {} if server_period is None else {'server_period': server_period}
+    return rules.Policy(options['path_timeout'], options['active_within'], options['unanswered_after'], **extra)
 
 
 def check_options(options):

@@ -43,6 +43,17 @@ def find_binary(module, name, param, package):
     return found
 
 
+def openssh_version_of(binary, timeout=TIMEOUT):
+    """'OpenSSH_9.2p1' (sshd 9.2: 'OpenSSH_9.2') from ``binary -V`` (OpenSSH 8.x's sshd has no -V: its usage
+    message names the version), or None when there is no such binary or it names no OpenSSH version;
+    timing.openssh_version() makes the release ('9.2') of it."""
+    if not binary or not os.access(binary, os.X_OK):
+        return None
+    _rc, out, err = run_bounded([binary, '-V'], timeout)
+    found = re.search(r'OpenSSH_[\w.]+', (err or '') + (out or ''))
+    return found.group(0) if found else None
+
+
 class Limits:
     """Who runs the tools and for how long: ``identity`` (a user's files: as that user, see userread) or
     None (root's own files); ``timeout`` per command, and for a user one budget for all of a call's

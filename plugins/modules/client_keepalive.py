@@ -76,7 +76,10 @@ options:
             (300 gives 240); an explicit interval that is not below it is an error.
         type: int
       dead_peer_timeout:
-        description: Fail when interval × count-max (default count-max 3) is longer than this many seconds.
+        description:
+          - Fail when (count-max + 1) × interval (default count-max 3) is longer than this many seconds.
+          - ssh drops a server that stopped answering at its (count-max + 1)-th unanswered keepalive, on every
+            measured OpenSSH version (docs/timing.md).
         type: int
       options:
         description: "Other keywords for this block, for example C({ProxyJump: bastion})."

@@ -94,7 +94,11 @@ options:
     default: []
     aliases: [hosts]
   expect_server:
-    description: "Expected server values, C({client_alive_interval: 60, client_alive_count_max: 10})."
+    description:
+      - "Expected server values, C({client_alive_interval: 60, client_alive_count_max: 10})."
+      - With C(nat_idle_timeout) and no C(client_alive_interval) (what the sshd role's C(server_target) gives for
+        a profile defined by its firewall), the expected interval is the one M(keepalive.ssh.sshd_keepalive)
+        derives for this host's sshd version.
     type: dict
   command_timeout:
     description:
@@ -348,7 +352,8 @@ from ansible_collections.keepalive.ssh.plugins.module_utils import sessionscan
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, ConfigError, Tree
 from ansible_collections.keepalive.ssh.plugins.module_utils.staging import Stage
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import check_limits, unexpected
-from ansible_collections.keepalive.ssh.plugins.module_utils.support import Limits, find_binary
+from ansible_collections.keepalive.ssh.plugins.module_utils.support import Limits, find_binary, openssh_version_of
+from ansible_collections.keepalive.ssh.plugins.module_utils.timing import assumed, derive_interval, openssh_version
 from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
     MAX_BYTES,
     TIMEOUT,
@@ -368,10 +373,8 @@ CONNECTION_KEYS = ('user', 'host', 'addr', 'laddr', 'lport', 'rdomain')
 
 
 def version(module, binary):
-    """'OpenSSH_9.2' from '-V' (old sshd print it in their usage message instead)."""
-    _rc, out, err = run_bounded([binary, '-V'], module.params['command_timeout'])
-    found = re.search(r'OpenSSH_[\w.]+', err + out)
-    return found.group(0) if found else 'unknown'
+    """'OpenSSH_9.2p1' from '-V' (old sshd print it in their usage message instead)."""
+    return openssh_version_of(binary, module.params['command_timeout']) or 'unknown'
 
 
 def parse_settings(text):
@@ -410,12 +413,17 @@ def server_side(module, p, drift):
         sources = server_effective(Tree(path, SSHD, base_dir=p['include_base']), SERVER_KEYWORDS)
     except ConfigError as e:
         module.fail_json(msg='%s: %s' % (path, e))
+    sshd_version = version(module, sshd)
+    expect = dict(p['expect_server'] or {})
+    if expect.get('client_alive_interval') is None and expect.get('nat_idle_timeout') is not None:
+        expect['client_alive_interval'] = derive_interval(
+            int(expect['nat_idle_timeout']), assumed(openssh_version(sshd_version)).period)
     for option, keyword in SERVER_EXPECT.items():
-        want = (p['expect_server'] or {}).get(option)
+        want = expect.get(option)
         got = effective.get(keyword.lower())
         if want is not None and str(want) != got:
             drift.append('sshd: %s is %s, expected %s%s' % (keyword, got, want, where(sources.get(keyword))))
-    return {'version': version(module, sshd), 'effective': effective, 'sources': sources,
+    return {'version': sshd_version, 'effective': effective, 'sources': sources,
             'connection': conn or None}
 
 
@@ -505,7 +513,7 @@ def client_side(module, p, ssh, entry, drift):
     return {'config': config, 'exists': exists, 'hosts': hosts}
 
 
-def sessions_view(module, p):
+def sessions_view(module, p, sshd_version):
     """The live sessions of the host (module_utils/sessionscan.py reads, module_utils/sessions.py judges)."""
     options = p['session_options']
     listen = interval_of = None
@@ -516,7 +524,8 @@ def sessions_view(module, p):
         interval_of = sessionscan.sshd_interval(sshd, path, p['command_timeout'])
     ssh = module.get_bin_path(p['ssh_binary'], opt_dirs=['/usr/bin', '/usr/local/bin'])
     alive_limit_of = sessionscan.ssh_alive_limit(ssh, p['command_timeout']) if ssh else (lambda key: None)
-    return sessionscan.report(sessionscan.policy_of(options), listen, interval_of or (lambda key: None),
+    period = assumed(openssh_version(sshd_version)).period if sshd_version else None
+    return sessionscan.report(sessionscan.policy_of(options, period), listen, interval_of or (lambda key: None),
                               alive_limit_of, options['users'], options['control_dirs'], options['max_rows'],
                               p['command_timeout'])
 
@@ -577,7 +586,7 @@ def main():
     skipped = [dict(user=n, path=c['config'], reason=c['reason']) for n, c in clients.items() if 'reason' in c]
     result.update(clients=clients, compliant=not drift, drift=drift, skipped_users=skipped)
     if p['sessions']:
-        result['sessions'] = sessions_view(module, p)
+        result['sessions'] = sessions_view(module, p, result.get('sshd', {}).get('version'))
     module.exit_json(**result)
 
 

@@ -56,14 +56,19 @@ options:
   nat_idle_timeout:
     description:
       - Idle timeout in seconds of the shortest NAT or firewall on the path, if known.
-      - When O(client_alive_interval) is omitted it is derived from this with a 20% margin, halved because
-        sshd (OpenSSH 9.2) sends its keepalive only every 2 x C(ClientAliveInterval) (300 gives 120).
-        An explicit interval whose 2 x is not below it is an error.
+      - A silent session gets a keepalive every I(period) x C(ClientAliveInterval), where I(period) is measured per
+        OpenSSH version (C(sshd -V) on the host) - 2 on OpenSSH 9.2, 1 on 8.4 and 10.x (docs/timing.md). A version
+        outside that table gets the longest measured period, with a warning, and RV(timing) says so.
+      - When O(client_alive_interval) is omitted it is derived from this with a 20% margin, divided by the period
+        (300 gives 240 on 8.4 and 10.x, 120 on 9.2) - a keepalive every 240 s on every version.
+        An explicit interval with I(period) x interval not below it is an error, whose message names the
+        longest interval that is accepted.
     type: int
   dead_peer_timeout:
     description:
-      - Longest time in seconds a dead client may keep its session. The module fails when
-        interval × count-max (count-max defaults to OpenSSH's 3) is longer.
+      - Longest time in seconds a client that stopped answering may keep its session. sshd drops it at the
+        (count-max + 1)-th unanswered keepalive, after (count-max + 1) x I(period) x interval (count-max defaults
+        to OpenSSH's 3); the module fails when that is longer, naming the largest interval and count-max that fit.
     type: int
   options:
     description:
@@ -138,11 +143,11 @@ EXAMPLES = r'''
     backup: true
   notify: Reload sshd
 
-- name: Behind a firewall that drops idle connections after 5 minutes (interval derived as 120)
+- name: Behind a firewall that drops idle connections after 5 minutes (a keepalive every 240 s on every version)
   keepalive.ssh.sshd_keepalive:
-    nat_idle_timeout: 300
+    nat_idle_timeout: 300        # interval 240, or 120 on OpenSSH 9.2 (it sends every 2 x interval)
     client_alive_count_max: 3
-    dead_peer_timeout: 900
+    dead_peer_timeout: 960       # (3 + 1) x 240 s
 
 - name: Shorter dead-peer detection for one group of users only
   keepalive.ssh.sshd_keepalive:
@@ -192,6 +197,15 @@ effective:
   type: dict
   sample:
     ClientAliveInterval: {value: "60", file: /etc/ssh/sshd_config, line: 12, shadowed: []}
+timing:
+  description:
+    - The keepalive period the timeouts were resolved with, for the host's sshd version (docs/timing.md).
+      C(measured) is false when the version is not in the measured table (or sshd is missing); then the longest
+      measured period is assumed and C(message) says so.
+  returned: when nat_idle_timeout or dead_peer_timeout is given
+  type: dict
+  sample: {openssh: "9.2", measured: true, keepalive_every_intervals: 2,
+           message: "sshd (OpenSSH 9.2) sends a keepalive every 2 × ClientAliveInterval (measured)"}
 messages:
   description:
     - What the module did beyond changing values, e.g. that a drop-in was edited because sshd reads it first.
@@ -231,6 +245,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     DEFAULT_VALIDATION,
     SERVER_SPEC,
     command_for,
+    needs_sshd_version,
     server_plan,
     server_result,
     server_settings,
@@ -245,10 +260,13 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import (
 from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import ConfigError
 from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
+    SBIN_DIRS,
     diff_entries,
     find_binary,
+    openssh_version_of,
     validate_tree,
 )
+from ansible_collections.keepalive.ssh.plugins.module_utils.timing import assumed, openssh_version
 
 
 def validators(command, sshd):
@@ -327,8 +345,16 @@ def run_module():
     module = AnsibleModule(supports_check_mode=True, **SERVER_SPEC)
     p = module.params
     path = p['path']
+    timing = None
+    if needs_sshd_version(p):  # how often this host's sshd really sends keepalives
+        sshd = p['sshd_binary']
+        if not os.path.isabs(sshd):
+            sshd = module.get_bin_path(sshd, opt_dirs=SBIN_DIRS)  # missing: version unknown, the conservative period
+        timing = assumed(openssh_version(openssh_version_of(sshd, p['command_timeout'])))
+        if not timing.measured:
+            module.warn(timing.describe())
     try:
-        settings = server_settings(p)
+        settings = server_settings(p, timing)
         command, deprecations = validation(p)
     except InputError as e:
         module.fail_json(msg=str(e))
@@ -365,7 +391,7 @@ def run_module():
 
     for msg in report.warnings:
         module.warn(msg)
-    result = server_result(p, settings, tree, report)
+    result = server_result(p, settings, tree, report, timing)
     if backups:
         result['backup_file'] = backups.get(changed_docs[0].path)
         result['backup_files'] = backups

@@ -47,6 +47,20 @@ def test_drift_against_expectations(sshd_tree, hostkey):
                                % os.path.join(str(config.parent), 'sshd_config.d', '50-cloud-init.conf')]
 
 
+def test_an_expected_firewall_timeout_expects_the_interval_this_sshd_version_derives(sshd_tree, hostkey):
+    """The audit of a profile defined by its firewall (nat_idle_timeout 300, no interval): this machine's sshd 9.2
+    sends a keepalive every 2 x ClientAliveInterval, so 120 is compliant and 240 (right for 8.4 and 10.x) is not."""
+    config = sshd_tree('ubuntu2404-cloud')
+    dropin = os.path.join(str(config.parent), 'sshd_config.d', '50-cloud-init.conf')
+    expect = dict(client_alive_interval=None, client_alive_count_max=None, nat_idle_timeout=300)
+    for value, compliant in (('120', True), ('240', False)):
+        with open(dropin, 'w') as f:
+            f.write('ClientAliveInterval %s\n' % value)
+        result = run_module('keepalive_info', info_args(config, hostkey, expect_server=expect))
+        assert result['sshd']['version'].startswith('OpenSSH_9.2')
+        assert result['compliant'] is compliant, result['drift']
+
+
 def test_client_values_user_then_system_file(tmp_path, user):
     ssh_dir = os.path.join(user.pw_dir, '.ssh')
     os.makedirs(ssh_dir)

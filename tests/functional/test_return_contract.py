@@ -32,6 +32,8 @@ CONDITIONS = {
     'when users are listed': lambda args, result: bool(args.get('users')),
     'when path is set': lambda args, result: bool(args.get('path', '/etc/ssh/sshd_config')),
     'when sessions is true': lambda args, result: bool(args.get('sessions')),
+    'when nat_idle_timeout or dead_peer_timeout is given':
+        lambda args, result: args.get('nat_idle_timeout') is not None or args.get('dead_peer_timeout') is not None,
 }
 
 
@@ -81,6 +83,7 @@ def test_sshd_keepalive_results_match_return(sshd_config):
     run('sshd_keepalive', dict(base, backup=True))
     run('sshd_keepalive', dict(base, backup=True))  # unchanged: no backup keys
     run('sshd_keepalive', dict(base, match='User alice'))
+    run('sshd_keepalive', dict(base, client_alive_interval=None, nat_idle_timeout=300, dead_peer_timeout=3600))
     run('sshd_keepalive', dict(base, state='absent'))
     run('sshd_keepalive', dict(base, state='absent'))  # nothing left to remove
 

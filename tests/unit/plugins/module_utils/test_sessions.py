@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.keepalive.ssh.plugins.module_utils import sessions as rules
-from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import SERVER_PERIODS
 from ansible_collections.keepalive.ssh.plugins.module_utils.sessions import (
     Policy,
     Proc,
@@ -156,7 +155,7 @@ def sock(**kw):
     (900, 900, 0, True, 'at_risk'),
     (120, 120, 0, False, 'at_risk'),            # before the path timeout: at risk already
     (900, 900, 600, True, 'at_risk'),           # keepalives slower than the path forgets
-    (900, 900, 149, True, 'idle_kept_alive'),   # sshd's keepalive comes every 2 intervals (SERVER_PERIODS)...
+    (900, 900, 149, True, 'idle_kept_alive'),   # unknown version: sshd's keepalive every 2 intervals...
     (900, 900, 150, True, 'at_risk'),           # ...so 150 s is too slow for a 300 s path
     (900, 900, None, False, 'at_risk'),         # interval not evaluated: no keepalive is known
     (None, None, 60, False, 'unknown'),         # no tty, no per-socket times (/proc/net/tcp)
@@ -164,6 +163,13 @@ def sock(**kw):
 def test_server_classes(idle, last_recv, interval, tty, expected):
     assert server_class(idle, last_recv, interval, sock(last_recv=last_recv, last_ack=last_recv), POLICY,
                         tty) == expected
+
+
+@pytest.mark.parametrize('period, expected', [(1, 'idle_kept_alive'), (2, 'at_risk')])
+def test_the_host_sshds_keepalive_period_decides_whether_its_keepalives_beat_the_path(period, expected):
+    """200 s beats a 300 s path on an sshd that sends every interval (8.4, 10.x), not on 9.2's (every 2)."""
+    policy = Policy(path_timeout=300, active_within=60, unanswered_after=30, server_period=period)
+    assert server_class(900, 900, 200, sock(last_recv=900, last_ack=900), policy, True) == expected
 
 
 def test_a_peer_that_stopped_answering_is_told_apart_from_a_lost_segment():
@@ -303,7 +309,7 @@ def test_server_class_rules_hold_for_any_input(idle, last_recv, interval, tty, u
     assert cls in rules.SERVER_CLASSES
     gone = unacked > 0 and retransmits >= rules.MIN_RETRANSMITS and last_ack >= POLICY.unanswered_after
     assert (cls == 'unresponsive') == gone
-    server_keeps = interval and interval * SERVER_PERIODS < POLICY.path_timeout
+    server_keeps = interval and interval * POLICY.server_period < POLICY.path_timeout
     if not gone and idle is not None and idle >= POLICY.active_within and server_keeps:
         assert cls == 'idle_kept_alive'   # the server's keepalives come more often than the path forgets
     if cls == 'at_risk':
