@@ -184,8 +184,8 @@ options:
     description:
       - What a run as root without O(user), O(path), O(system_config) and O(users) does; run as any other user
         it manages that user's own C(~/.ssh/config).
-      - V(fail) (root has no own file to default to) or V(nothing) (the C(keepalive.ssh.client) role's choice:
-        a play as root manages only the users it lists).
+      - V(fail) (root has no own file to default to) or V(nothing) (the C(keepalive.ssh.client) role's choice,
+        so that a play as root manages only the users it lists).
     type: str
     choices: [fail, nothing]
     default: fail
