@@ -135,8 +135,8 @@ READ_ONLY = {
     # home-manager's files live in /nix/store: root's, not writable, on a read-only mount
     'store_dir': ([], 'may not write its directory'),
     'ro_mount': (['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
-                         'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'],
-                        'is on a read-only file system'),
+                  'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'],
+                 'is on a read-only file system'),
 }
 
 
