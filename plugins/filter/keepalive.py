@@ -39,7 +39,11 @@ def client_plan(users, profiles, default_profiles, extra_hosts=None):
 def client_jobs(users, profiles, default_profiles, extra_hosts=None, system_wide=False,
                 system_config='/etc/ssh/ssh_config', system_profiles=('default',)):
     """The client role's module calls on a host: one for every managed user (when there are any), one for
-    the system-wide file (when asked).  Each item holds the module options it sets and a ``label``."""
+    the system-wide file (when asked).  Each item holds the module options it sets and a ``label``.
+
+    Neither: one call with only ``hosts`` (the default profiles and the extra blocks), which the module
+    applies to the running user's own ~/.ssh/config, and, run as root, to nothing (the role passes
+    ``as_root: nothing``): the role on your own machine without become needs no variable."""
     jobs = []
     if users:
         plan = client_plan(users, profiles, default_profiles, extra_hosts)
@@ -47,6 +51,9 @@ def client_jobs(users, profiles, default_profiles, extra_hosts=None, system_wide
     if boolean(system_wide, strict=False):
         hosts = client_plan([{'name': 'system', 'profiles': list(system_profiles)}], profiles, [])[0]['hosts']
         jobs.append({'label': system_config, 'system_config': system_config, 'hosts': hosts})
+    if not jobs:
+        hosts = client_plan([{'name': 'own'}], profiles, default_profiles, extra_hosts)[0]['hosts']
+        jobs.append({'label': 'your own ~/.ssh/config (none as root)', 'hosts': hosts})
     return jobs
 
 

@@ -206,8 +206,8 @@ CLIENT_SPEC = dict(
         command_timeout=dict(type='int', default=TIMEOUT),
         max_file_size=dict(type='int', default=MAX_BYTES),
         strict=dict(type='bool', default=False),
+        as_root=dict(type='str', default='fail', choices=['fail', 'nothing']),
     ),
-    required_one_of=[('user', 'path', 'system_config', 'users')],
     mutually_exclusive=[('system_config', 'user'), ('system_config', 'path'), ('users', 'user'),
                         ('users', 'path'), ('users', 'system_config'), ('users', 'hosts')],
 )
@@ -248,16 +248,56 @@ def host_specs(hosts, state, params, prefix=''):
     return specs
 
 
-def jobs(p):
-    """One job per file: the single user/path/system_config form, or each entry of users."""
+NO_TARGET = 'one of user, path, system_config or users is required'
+
+
+def caller():
+    """The name of the user this process runs as, or None when it is root (root has no own file to default
+    to: it manages the users it is given)."""
+    uid = os.geteuid()
+    if uid == 0:
+        return None
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        raise JobError('%s: this run is uid %d, which has no passwd entry (no home to find ~/.ssh/config in); '
+                       'give path' % (NO_TARGET, uid))
+
+
+def own_file_wanted(p):
+    """No user, path, system_config or users: the running user's own ~/.ssh/config (see jobs)."""
+    return not (p['users'] or p['user'] or p['path'] or p['system_config'])
+
+
+def jobs(p, me=caller):
+    """One job per file: the single user/path/system_config form, or each entry of users.
+
+    With none of them, the file of the user running the module (``me()``: their name, None for root):
+    someone managing their own machine without root.  Run as root that is an error (``as_root: fail``)
+    or, for the client role on a host whose play lists no users, no job at all (``as_root: nothing``).
+    """
     if p['users']:
         return [dict(label='users[%d] (%s): ' % (n, u['name']), prefix='users[%d].' % n, user=u['name'],
                      path=u['path'], system_config=None, hosts=u['hosts'], state=u['state'], mode=p['mode'])
                 for n, u in enumerate(p['users'])]
+    user = p['user']
+    if own_file_wanted(p):
+        user = me()
+        if user is None:
+            if p['as_root'] == 'nothing':
+                return []
+            raise JobError('%s: run as root there is no own ~/.ssh/config to default to (give user: NAME '
+                           'for a user\'s, or run without become to manage your own)' % NO_TARGET)
     if not p['hosts']:
         raise JobError('hosts is required unless users is given')
-    return [dict(label='', prefix='', user=p['user'], path=p['path'], system_config=p['system_config'],
+    return [dict(label='', prefix='', user=user, path=p['path'], system_config=p['system_config'],
                  hosts=p['hosts'], state=p['state'], mode=p['mode'])]
+
+
+def nothing_as_root():
+    """The result of a run as root with nothing to manage (``as_root: nothing``)."""
+    return dict(changed=False, files=[], effective={}, skipped_users=[],
+                messages=['run as root without user, path, system_config or users: no file to manage'])
 
 
 def target(job, drop_in, getpwnam=pwd.getpwnam, ids=None):

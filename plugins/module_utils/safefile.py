@@ -18,8 +18,21 @@ __metaclass__ = type
 import errno
 import fcntl
 import os
+import pwd
 import stat
 import time
+
+
+def running_as():
+    """Who this process reads and writes as, for messages that must say it truthfully: 'root' or
+    'user NAME (uid N)'."""
+    uid = os.geteuid()
+    if uid == 0:
+        return 'root'
+    try:
+        return 'user %s (uid %d)' % (pwd.getpwuid(uid).pw_name, uid)
+    except KeyError:
+        return 'uid %d' % uid
 
 
 class UnsafePath(Exception):
@@ -85,14 +98,16 @@ class SafeDir:
             return None
         full = os.path.join(self.path, name)
         if stat.S_ISLNK(st.st_mode):
-            raise UnsafePath('%s is a symlink; refusing to follow it as root (it could point at any file). '
-                             'Replace it with a regular file, or manage the file it points to by its path'
-                             % full)
+            raise UnsafePath('%s is a symlink; refusing to follow it as %s (it could point at any file). '
+                             'Run the task as the user whose file it is (become_user: NAME; it is then followed '
+                             'with only their rights), replace it with a regular file, or manage the file it '
+                             'points to by its path' % (full, running_as()))
         if not stat.S_ISREG(st.st_mode):
             raise UnsafePath('%s is not a regular file' % full)
         if st.st_nlink > 1:
-            raise UnsafePath('%s has %d hard links; refusing to write it as root (a link may be another '
-                             'file, e.g. /etc/shadow). Replace it with a file of its own' % (full, st.st_nlink))
+            raise UnsafePath('%s has %d hard links; refusing to write it as %s (a link may be another '
+                             'file, e.g. /etc/shadow). Replace it with a file of its own'
+                             % (full, st.st_nlink, running_as()))
         return st
 
     def read(self, name, max_bytes):
@@ -137,7 +152,9 @@ class SafeDir:
                 f.write(data)
                 f.flush()
                 os.fsync(fd)
-            os.fchown(fd, uid, gid)
+            st = os.fstat(fd)
+            if (st.st_uid, st.st_gid) != (uid, gid):  # a user writing their own file may not chown (EPERM)
+                os.fchown(fd, uid, gid)
             os.fchmod(fd, mode)
             os.close(fd)
             fd = None

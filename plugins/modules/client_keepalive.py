@@ -24,6 +24,11 @@ description:
   - A user's files are read, and checked with C(ssh -G), B(as that user) (uid, gid, groups, no new
     privileges, clean environment, time limit), never with root's rights; see C(docs/security.md).
     A user whose files cannot be used is skipped with the reason in RV(skipped_users), unless O(strict=true).
+  - Run without root (no C(become)) and without O(user), O(path), O(system_config) or O(users), it manages the
+    running user's own C(~/.ssh/config). Run so, as the user whose file it is, a symlinked C(~/.ssh/config)
+    or C(~/.ssh) (GNU stow, yadm, home-manager) is followed with only that user's rights and the file it
+    points to is edited in place (the link stays a link); a file there the user cannot replace (a read-only
+    store) skips it with that reason. Run as root for another user, symlinks are never followed.
 author:
   - keepalive.ssh developers (@keepalive-ssh)
 requirements:
@@ -33,6 +38,7 @@ options:
   user:
     description:
       - Local user whose C(~/.ssh/config) is managed (home directory from the passwd database).
+      - Omitted together with O(path), O(system_config) and O(users), the user running the module (see O(as_root)).
       - C(~/.ssh) (0700) and C(config) (0600) are created, owned by the user, when missing.
     type: str
   path:
@@ -177,6 +183,15 @@ options:
         FIFO, a device, a symlink or a hard-linked file skips the user (see O(strict)).
     type: int
     default: 1048576
+  as_root:
+    description:
+      - What a run as root without O(user), O(path), O(system_config) and O(users) does; run as any other user
+        it manages that user's own C(~/.ssh/config).
+      - V(fail) (root has no own file to default to) or V(nothing) (the C(keepalive.ssh.client) role's choice,
+        so that a play as root manages only the users it lists).
+    type: str
+    choices: [fail, nothing]
+    default: fail
   strict:
     description:
       - Fail the task when a user's files cannot be used (unsafe, locked, unreadable, unparsable, too
@@ -237,7 +252,7 @@ EXAMPLES = r'''
 RETURN = r'''
 path:
   description: The managed file (with O(users), each user's is in RV(results)).
-  returned: when users is not given
+  returned: when users is not given and a file is managed (not as root with as_root=nothing and no target)
   type: str
   sample: /home/alice/.ssh/config
 files:
@@ -312,12 +327,13 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     file_mode,
     host_specs,
     jobs,
+    nothing_as_root,
     parse_mode,
     skip_entry,
     target,
     validation,
 )
-from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath
+from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath, running_as
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, ConfigError
 from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
     Limits,
@@ -329,6 +345,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
     Identity,
     UserFiles,
     UserFileError,
+    own_rights,
     printable,
     ssh_g_argv,
 )
@@ -381,7 +398,10 @@ def run_module():
     try:
         # every job's input and user is checked before any file is touched (errors name the parameter path)
         prepared = []
-        for job in jobs(module.params):
+        todo = jobs(module.params)
+        if not todo:  # as root with as_root=nothing and no target: the client role on a host without users
+            module.exit_json(**nothing_as_root())
+        for job in todo:
             job = adopt_owner(job)  # a file a user controls is read and checked as that user (finding 6)
             specs = host_specs(job['hosts'], job['state'], module.params, job['prefix'])
             label = job['label']
@@ -417,10 +437,12 @@ def run_job(module, job, specs, where, command):
         module.warn(msg)
     trusted, relative, uid, gid, default_mode = where
     mode = parse_mode(job['mode'])  # a bad mode fails before any directory is created
-    directory_part, name = os.path.split(relative)
     path = os.path.join(trusted, relative)
     if os.path.isdir(path) and not os.path.islink(path):
         raise JobError('path=%s is a directory; give the ssh_config file itself' % path)
+    if own_rights():
+        trusted, relative = link_target(trusted, relative)
+    directory_part, name = os.path.split(relative)
     create = None if module.check_mode else (uid, gid, 0o700)
     try:
         directory = SafeDir(trusted, directory_part, create=create)
@@ -435,13 +457,41 @@ def run_job(module, job, specs, where, command):
             directory.close()
 
 
+def link_target(trusted, relative):
+    """Run by a user (not root: userread.own_rights), a symlinked ~/.ssh/config or ~/.ssh (GNU stow, yadm,
+    home-manager) is followed: the file it points to is edited in place, so the link stays a link.  Root
+    never comes here (SafeDir refuses a user's links).  (directory the file is replaced in, path below it)."""
+    real = os.path.realpath(os.path.join(trusted, relative))
+    if real == os.path.normpath(os.path.join(os.path.realpath(trusted), relative)):
+        return trusted, relative  # no link below the trusted directory: .ssh is created there when missing
+    return os.path.dirname(real), os.path.basename(real)
+
+
+def unwritable(path, target):
+    """Why this process (not root) cannot replace ``target`` (a new file is renamed over it in its directory),
+    or None.  A read-only store (home-manager's /nix/store) is a skip with this reason, not a failure."""
+    directory = os.path.dirname(target)
+    if os.access(directory, os.W_OK | os.X_OK):
+        return None
+    try:
+        readonly = os.statvfs(directory).f_flag & os.ST_RDONLY
+    except OSError:
+        readonly = False
+    why = ('its directory %s is on a read-only file system' % directory if readonly
+           else '%s may not write its directory %s' % (running_as(), directory))
+    link = ', which %s links to,' % path if path != target else ''
+    return ('%s%s cannot be replaced (%s); nothing was changed. Change it where it is generated (a dotfiles '
+            'or home-manager source), or replace it with a file of your own' % (target, link, why))
+
+
 def reader_for(module, job, path, limits):
     """How the job's files are read: a user's as that user, within the limits (userread); root's own as root.
 
     (reader, the bytes of ``path`` the plan is made from or None when root reads them itself later)."""
     if not job['user']:
         return {}, None
-    files = UserFiles.read(limits.identity, [path], SSH, module.params['max_file_size'], limits.left())
+    files = UserFiles.read(limits.identity, [path], SSH, module.params['max_file_size'], limits.left(),
+                           follow=own_rights())
     return files.reader(), files.data(path)
 
 
@@ -469,6 +519,11 @@ def edit(module, job, directory, path, name, specs, uid, gid, mode, default_mode
         validate_tree(module, plan.tree, custom(command), managed_files=shown, limits=limits)
     result = plan.result()
     main = plan.tree.main
+    written = os.path.join(directory.path, name) if directory is not None else path
+    if plan.changed and own_rights() and directory is not None and unwritable(path, written):
+        raise JobError(unwritable(path, written))  # in check mode too: the real run would be skipped
+    if plan.changed and written != path:
+        result['messages'].append('%s%s links to %s: edited there, the link stays' % (job['label'], path, written))
     if plan.changed and not module.check_mode:
         # the edit was made from the bytes read at the start: a file changed since then is not replaced
         directory.unchanged(name, st)
@@ -480,7 +535,7 @@ def edit(module, job, directory, path, name, specs, uid, gid, mode, default_mode
         try:
             directory.write(name, main.to_bytes(), owner[0], owner[1], plan.mode)
         except OSError as e:
-            raise JobError('could not write %s: %s; the file is unchanged' % (path, e.strerror or e))
+            raise JobError('could not write %s as %s: %s; the file is unchanged' % (written, running_as(), e.strerror or e))
     for msg in plan.warnings():
         module.warn(printable(msg))
     if module._diff:

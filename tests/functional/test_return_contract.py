@@ -29,6 +29,10 @@ CONDITIONS = {
     'when a block is absent': lambda args, result: block_absent(args),
     'when users is given': lambda args, result: bool(args.get('users')),
     'when users is not given': lambda args, result: not args.get('users'),
+    # (the tests run as root: without a target, as_root decides)
+    'when users is not given and a file is managed (not as root with as_root=nothing and no target)':
+        lambda args, result: not args.get('users') and (
+            args.get('as_root') != 'nothing' or any(args.get(k) for k in ('user', 'path', 'system_config'))),
     'when users are listed': lambda args, result: bool(args.get('users')),
     'when path is set': lambda args, result: bool(args.get('path', '/etc/ssh/sshd_config')),
     'when sessions is true': lambda args, result: bool(args.get('sessions')),
@@ -96,6 +100,7 @@ def test_client_keepalive_results_match_return(tmp_path, users):
     run('client_keepalive', dict(single, backup=True, hosts=hosts[:1] + [dict(pattern='*', server_alive_interval=61)]))
     run('client_keepalive', dict(single, hosts=[dict(pattern='bastion', state='absent')] + hosts[1:]))
     run('client_keepalive', dict(single, state='absent'))
+    run('client_keepalive', dict(hosts=hosts, as_root='nothing'))  # as root without a target: nothing
     reachable_by_users(tmp_path)  # users' files are read as the user
     for name in ('alice', 'bob'):
         (tmp_path / name).mkdir()
