@@ -422,7 +422,9 @@ def run_job(module, job, specs, where, command):
     try:
         directory = SafeDir(trusted, directory_part, create=create)
     except FileNotFoundError:
-        if not module.check_mode:
+        # only directories below the trusted one are created (a user's .ssh): check mode predicts the
+        # refusal of a missing trusted one (a home, the ssh_config.d of a system-wide drop-in)
+        if not module.check_mode or not os.path.isdir(trusted):
             raise JobError('%s does not exist; create it first (only a missing .ssh directory is created)' % trusted)
         directory = None  # check mode: the directory and the file would be new
     try:
