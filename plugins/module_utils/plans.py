@@ -96,7 +96,7 @@ SERVER_SPEC = dict(
         match=dict(type='str'),
         nat_idle_timeout=dict(type='int'),
         dead_peer_timeout=dict(type='int'),
-        options=dict(type='dict', default={}),
+        options=dict(type='dict'),  # no default: required_one_of must see it omitted
         state=dict(type='str', default='present', choices=['present', 'absent']),
         backup=dict(type='bool', default=False),
         validate=dict(type='raw', aliases=['validate_command'],
@@ -126,11 +126,14 @@ def server_settings(params):
         'TCPKeepAlive': None if tcp is None else ('yes' if tcp else 'no'),
     }
     managed = set(k.lower() for k in settings)
-    for key, value in params['options'].items():
+    for key, value in (params['options'] or {}).items():
         key = check_keyword('options', key)
         if key.lower() in managed:
             raise InputError('options: set %s with its own option' % key)
         settings[key] = check_text('options.%s' % key, value)
+    if all(value is None for value in settings.values()):  # e.g. options: {} and nothing else
+        raise InputError('nothing to %s: give client_alive_interval, client_alive_count_max, tcp_keepalive, '
+                         'nat_idle_timeout or options' % ('set' if params['state'] == 'present' else 'remove'))
     return settings
 
 

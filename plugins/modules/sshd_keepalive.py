@@ -70,8 +70,9 @@ options:
       - Other single-valued sshd keywords to set in the same scope with the same first-value-wins
         placement, for example C(LoginGraceTime). Keywords that may appear several times and add up
         (C(AllowUsers), C(HostKey), C(Port) …) are not meant for this.
+      - One of O(client_alive_interval), O(client_alive_count_max), O(tcp_keepalive), O(nat_idle_timeout)
+        or a non-empty O(options) is required: a call that asks for nothing fails.
     type: dict
-    default: {}
   state:
     description:
       - C(present) makes the given values effective; C(absent) removes the given keywords from the
