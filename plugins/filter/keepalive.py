@@ -91,7 +91,7 @@ def audit_rows(hostvars, hosts, result_var='keepalive_audit'):
         if info.get('failed') or info.get('unreachable'):
             rows.append({'host': name, 'groups': ' '.join(hv.get('group_names', [])),
                          'profile': hv.get('keepalive_sshd_profile', ''), 'clientaliveinterval': '',
-                         'clientalivecountmax': '', 'clients': '', 'compliant': 'no',
+                         'clientalivecountmax': '', 'clients': '', 'compliant': 'no', 'skipped': '',
                          'drift': 'audit failed: %s' % info.get('msg', 'unreachable'), 'detail': {}})
             continue
         server = info.get('sshd', {}).get('effective', {})
@@ -103,6 +103,8 @@ def audit_rows(hostvars, hosts, result_var='keepalive_audit'):
             'clientalivecountmax': server.get('clientalivecountmax', ''),
             'clients': _clients_summary(info.get('clients', {})),
             'compliant': 'yes' if info.get('compliant') else 'no',
+            # users whose files could not be read (their reason is in drift): named, never only counted
+            'skipped': ' '.join(s['user'] for s in info.get('skipped_users', [])),
             'drift': '; '.join(info.get('drift', [])),
             'detail': {'sshd': info.get('sshd'), 'clients': info.get('clients')},
         })
@@ -110,7 +112,7 @@ def audit_rows(hostvars, hosts, result_var='keepalive_audit'):
 
 
 CSV_COLUMNS = ('host', 'groups', 'profile', 'clientaliveinterval', 'clientalivecountmax', 'clients', 'compliant',
-               'drift')
+               'skipped', 'drift')
 
 
 def audit_csv(rows):
@@ -131,11 +133,14 @@ def _drift_summary(drift):
 
 
 def audit_table(rows):
-    """A fixed-width table for the terminal (drift as counts per source), with a compliance total."""
+    """A fixed-width table for the terminal (drift as counts per source), with a compliance total; a
+    column of the users left unaudited when there are any."""
     columns = (('host', 'host'), ('groups', 'groups'), ('profile', 'profile'),
                ('clientaliveinterval', 'ClientAliveInterval'), ('clientalivecountmax', 'CountMax'),
-               ('compliant', 'compliant'), ('drift', 'drifted values'))
-    cells = [[str(r[key]) if key != 'drift' else _drift_summary(r[key]) for key, _t in columns] for r in rows]
+               ('compliant', 'compliant')) + (
+        (('skipped', 'skipped users'),) if any(r.get('skipped') for r in rows) else ()) + (
+        ('drift', 'drifted values'),)
+    cells = [[str(r.get(key, '')) if key != 'drift' else _drift_summary(r[key]) for key, _t in columns] for r in rows]
     if any(r['drift'].startswith('audit failed') for r in rows):
         cells = [c if not r['drift'].startswith('audit failed') else c[:-1] + [r['drift']]
                  for c, r in zip(cells, rows)]
