@@ -816,6 +816,24 @@ def system_target(system_config, drop_in='50-keepalive.conf'):
     return system_config
 
 
+def drop_in_shadows(tree, drop_in, specs):
+    """Notes on a system-wide tree: each line of another file (ssh_config itself) that the drop-in now
+    sets first for a managed block's hosts, as apply_server's notes for sshd."""
+    report = Report()
+    for spec in specs:
+        if spec.state != 'present':
+            continue
+        for keyword in spec.settings:
+            read = [(d, i) for d, i, _ctx, ok in client_occurrences(tree, keyword, spec.probe) if ok]
+            if not read or read[0][0] is not drop_in:
+                continue
+            for d, i in read[1:]:
+                if d is not drop_in:
+                    report.note('%s at %s is never used for "Host %s": %s sets it first'
+                                % (keyword, where(d, i), spec.pattern, drop_in.path))
+    return report.notes
+
+
 # -- no collateral change: what to ask OpenSSH before and after an edit ---------------------
 
 GENERIC_HOSTS = ('localhost', 'example.org', 'keepalive-probe.invalid')

@@ -31,6 +31,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     check_patterns,
     check_text,
     client_effective,
+    drop_in_shadows,
     SERVER_PERIODS,
     resolve_timing,
     semantic_warnings,
@@ -39,7 +40,14 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     timing_names,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import Layout, matcher_with
-from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, ConfigError, Tree, local_matches
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import (
+    SSH,
+    SSHD,
+    ConfigError,
+    Document,
+    Tree,
+    local_matches,
+)
 from ansible_collections.keepalive.ssh.plugins.module_utils.userread import MAX_BYTES, TIMEOUT, printable
 
 # Old option names keep working until this collection version, with a deprecation warning.
@@ -355,6 +363,8 @@ class ClientPlan:
         try:
             self.tree = Tree(path, SSH, **reader)
             self.report = apply_client(self.tree, specs)
+            if job.get('system_config') and path != job['system_config']:
+                self.report.notes.extend(self._shadowed_in_system(job['system_config'], path, specs))
         except (InputError, ConfigError) as e:
             raise JobError('%s: %s' % (path, e))
         self.job, self.specs, self.path = job, specs, path
@@ -367,6 +377,14 @@ class ClientPlan:
         self.changed = main.changed or not self.exists or current_mode != self.mode
         if not self.exists and not main.lines:
             self.changed = False  # absent on a missing file: nothing to do
+
+    def _shadowed_in_system(self, system_config, drop_in, specs):
+        """The drop-in is read through the system file's Include: what it now shadows there (root's files)."""
+        edited = self.tree.main
+        system = Tree(system_config, SSH, base_dir=os.path.dirname(system_config),
+                      loader=lambda p: edited if p == drop_in else Document.load(p, SSH),
+                      matcher=matcher_with(local_matches, drop_in))
+        return drop_in_shadows(system, edited, specs)
 
     def result(self):
         """The job's result (backup_file and diff are added by the writer)."""

@@ -48,6 +48,8 @@ options:
       - Manage system-wide client settings instead of a user's. When this file (normally
         C(/etc/ssh/ssh_config)) includes C(ssh_config.d/*.conf), as Debian, Ubuntu and Fedora ship
         it, the settings go to the drop-in O(drop_in) there; otherwise into the file itself.
+      - A value of the system file that the drop-in now sets first for a managed block's hosts is
+        named in RV(messages) (it is never used again).
       - New files are created 0644 (ssh reads it as every user).
     type: path
   drop_in:

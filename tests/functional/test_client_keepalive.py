@@ -170,6 +170,8 @@ def test_system_wide_goes_to_the_included_drop_in(tmp_path):
     dropin = str(etc / 'ssh_config.d' / '50-keepalive.conf')
     assert result['path'] == dropin and owner(dropin) == ('root', 'root', '0o644')
     assert main.read_text().endswith('ServerAliveInterval 5\n')  # the packaged file is not edited
+    assert 'ServerAliveInterval at %s:5 is never used for "Host *": %s sets it first' % (main, dropin) \
+        in result['messages'], result['messages']
     assert alive(main, 'bastion') == ('30', '20') and alive(main, 'other') == ('60', '10')
 
 
