@@ -512,11 +512,29 @@ def _find_host_block(doc, spec):
     return None, None
 
 
-def _chunk(doc, block):
-    """[start, end) of a block with the comment paragraph right above its header, without trailing blanks."""
-    start = block.start
+def _comment_paragraph(doc, end):
+    """Start of the comment lines right above index ``end`` (``end`` when there are none)."""
+    start = end
     while start > 0 and doc.lines[start - 1].kind == 'comment':
         start -= 1
+    return start
+
+
+def _chunk(doc, block):
+    """[start, end) of a block with the comment paragraph that introduces it, without trailing blanks.
+
+    That is the paragraph right above its header, or, when there is none, a paragraph set off by
+    blank lines above and below ('# Defaults for everything else', blank, 'Host *') that is not the
+    file's own header (nothing but comments above it) nor the tail of the block before it."""
+    start = _comment_paragraph(doc, block.start)
+    if start == block.start:
+        gap = start
+        while gap > 0 and doc.lines[gap - 1].kind == 'blank':
+            gap -= 1
+        top = _comment_paragraph(doc, gap)
+        if top < gap < start and top > 0 and doc.lines[top - 1].kind == 'blank' and \
+                any(line.kind == 'directive' for line in doc.lines[:top]):
+            start = top
     end = block.end
     while end > block.start + 1 and doc.lines[end - 1].kind == 'blank':
         end -= 1
