@@ -46,8 +46,7 @@ class ActionModule(NoOpAwareAction):
 
     def plan(self, params, snapshot, diff):
         settings = server_settings(params)
-        if validation(params)[1]:
-            raise Unsupported('a deprecated form of validate: the module warns about it')
+        validation(params)  # a bad validate: the module says what is wrong
         snapshot.regular_file(params['path'])  # the module's checks: exists, not a directory
         snapshot.real_dir(os.path.dirname(params['path']) or '.')
         tree, report = server_plan(params, settings, **snapshot.reader(SSHD))

@@ -31,9 +31,9 @@ def client_blocks(user, profiles, default_profiles, extra_hosts=None):
 def client_plan(users, profiles, default_profiles, extra_hosts=None):
     """keepalive_client_users → [{name, path, hosts, state}]: what the client role applies, and the audit expects.
 
-    A user's file is ``path`` (the modules' name for the file they manage); ``config``, its old name, still works.
+    A user's file is ``path`` (the modules' name for the file they manage).
     """
-    return [{'name': u['name'], 'path': u.get('path', u.get('config')), 'state': u.get('state', 'present'),
+    return [{'name': u['name'], 'path': u.get('path'), 'state': u.get('state', 'present'),
              'hosts': client_blocks(u, profiles, default_profiles, extra_hosts)} for u in users]
 
 

@@ -50,9 +50,6 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import (
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.userread import MAX_BYTES, TIMEOUT, printable
 
-# Old option names keep working until this collection version, with a deprecation warning.
-DEPRECATED_IN = dict(version='2.0.0', collection_name='keepalive.ssh')
-
 # -- validate (both writing modules) -------------------------------------------------------
 
 DEFAULT_VALIDATION = 'default'
@@ -60,7 +57,7 @@ BOOLEAN_WORDS = {'true': True, 'yes': True, 'on': True, 'false': False, 'no': Fa
 
 
 def validation(params):
-    """The validate option → (None: off, DEFAULT_VALIDATION, or an argv template with '%s'; deprecations).
+    """The validate option → None (off), DEFAULT_VALIDATION, or an argv template with '%s'.
 
     As ansible-core's lineinfile/template: a command containing %s for the file to check, split like a
     shell command line (quotes work).  %s is replaced in each word after splitting, so a staged path with
@@ -68,23 +65,21 @@ def validation(params):
     """
     value = params['validate']
     if value is None:
-        return DEFAULT_VALIDATION, []
+        return DEFAULT_VALIDATION
     if isinstance(value, str) and value.strip().lower() in BOOLEAN_WORDS:
         value = BOOLEAN_WORDS[value.strip().lower()]
-    if isinstance(value, bool):
-        if not value:
-            return None, []
-        return DEFAULT_VALIDATION, [dict(msg='validate=true is deprecated: omit validate for the default check '
-                                             '(a command with %s replaces it, false turns it off)', **DEPRECATED_IN)]
+    if value is False:
+        return None
     if not isinstance(value, str):
-        raise InputError('validate must be a command containing %%s, or false; got %r' % (value,))
+        raise InputError('validate must be a command containing %%s, or false (omit it for the default check); '
+                         'got %r' % (value,))
     try:
         argv = shlex.split(value)
     except ValueError as e:
         raise InputError('validate=%r cannot be split like a shell command line: %s' % (value, e))
     if not any('%s' in word for word in argv):
         raise InputError('validate must contain %%s for the file to check, got %r' % value)
-    return argv, []
+    return argv
 
 
 def command_for(argv, staged):
@@ -107,8 +102,7 @@ SERVER_SPEC = dict(
         options=dict(type='dict'),  # no default: required_one_of must see it omitted
         state=dict(type='str', default='present', choices=['present', 'absent']),
         backup=dict(type='bool', default=False),
-        validate=dict(type='raw', aliases=['validate_command'],
-                      deprecated_aliases=[dict(name='validate_command', **DEPRECATED_IN)]),
+        validate=dict(type='raw'),
         sshd_binary=dict(type='str', default='sshd'),
         include_base=dict(type='path', default='/etc/ssh'),
         command_timeout=dict(type='int', default=TIMEOUT),
@@ -196,7 +190,7 @@ CLIENT_SPEC = dict(
         hosts=dict(type='list', elements='dict', options=HOST_OPTIONS),
         users=dict(type='list', elements='dict', options=dict(
             name=dict(type='str', required=True),
-            path=dict(type='path', aliases=['config'], deprecated_aliases=[dict(name='config', **DEPRECATED_IN)]),
+            path=dict(type='path'),
             hosts=dict(type='list', elements='dict', required=True, options=HOST_OPTIONS),
             state=dict(type='str', default='present', choices=['present', 'absent']),
         )),

@@ -105,9 +105,7 @@ options:
       path:
         description:
           - The user's ssh_config (as O(path)); defaults to C(~name/.ssh/config).
-          - C(config) is its deprecated old name (until 2.0.0).
         type: path
-        aliases: [config]
       hosts:
         description: The Host blocks, with the same keys as O(hosts).
         type: list
@@ -157,7 +155,8 @@ options:
         shell command line (quotes work; no shell runs it), C(~) and C($VAR) in a word are expanded as
         ansible-core does, and C(%s) in any word is replaced by the staged copy of the file. The file is
         accepted when the command exits 0.
-      - V(false) turns validation off. V(true) is deprecated (omit the option instead).
+      - V(false) turns validation off. Any other value than a command or V(false) (V(true) included) is
+        an error; omit the option for the default check.
     type: raw
   ssh_binary:
     description: ssh executable used for validation.
@@ -371,12 +370,9 @@ def run_module():
     results, skipped = [], []
     label = ''
     try:
-        command, deprecations = validation(module.params)
+        command = validation(module.params)
     except InputError as e:
         module.fail_json(msg=str(e))
-    for deprecation in deprecations:
-        module.deprecate(deprecation['msg'], version=deprecation['version'],
-                         collection_name=deprecation['collection_name'])
     try:
         # every job's input and user is checked before any file is touched (errors name the parameter path)
         prepared = []

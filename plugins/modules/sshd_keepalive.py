@@ -104,11 +104,9 @@ options:
         ones would change. When the tree is rejected, the original is checked too, so the message says
         whether it was rejected before any change.
       - V(false) turns validation off, for example to prepare a file for an image on a host without sshd.
-        V(true) is deprecated (omit the option instead).
-      - O(validate_command) is the deprecated old name of this option (until 2.0.0); its value used to be
-        split on spaces, it is now split like a shell command line.
+        Any other value than a command or V(false) (V(true) included) is an error; omit the option for
+        the default check.
     type: raw
-    aliases: [validate_command]
   sshd_binary:
     description: sshd executable used for validation. Looked up in C(PATH) and sbin directories.
     type: str
@@ -330,12 +328,9 @@ def run_module():
     path = p['path']
     try:
         settings = server_settings(p)
-        command, deprecations = validation(p)
+        command = validation(p)
     except InputError as e:
         module.fail_json(msg=str(e))
-    for deprecation in deprecations:
-        module.deprecate(deprecation['msg'], version=deprecation['version'],
-                         collection_name=deprecation['collection_name'])
     if os.path.isdir(path):
         module.fail_json(msg='path=%s is a directory; give the sshd_config file itself' % path)
     layout = server_layout(path)

@@ -42,14 +42,14 @@ def test_unknown_server_profile_fails_clearly(tmp_path):
 
 def test_unknown_client_profile_fails_clearly(tmp_path):
     rc, out, _recap = run_role(tmp_path, 'keepalive.ssh.client', {
-        'keepalive_client_users': [{'name': 'root', 'config': str(tmp_path / 'c'), 'profiles': ['bastion', 'mars']}]})
+        'keepalive_client_users': [{'name': 'root', 'path': str(tmp_path / 'c'), 'profiles': ['bastion', 'mars']}]})
     assert rc != 0 and 'unknown keepalive client profile(s) mars for user root' in out
 
 
 def test_declared_nat_timeout_contradicting_a_profile_fails(tmp_path):
     (tmp_path / 'h').mkdir()
     rc, out, _recap = run_role(tmp_path, 'keepalive.ssh.client', {
-        'keepalive_client_users': [{'name': 'root', 'config': str(tmp_path / 'h' / '.ssh' / 'config'),
+        'keepalive_client_users': [{'name': 'root', 'path': str(tmp_path / 'h' / '.ssh' / 'config'),
                                     'profiles': ['home', 'default']}],
         'keepalive_client_nat_idle_timeout': 300})
     assert rc != 0 and ('users[0].hosts[0].server_alive_interval=300 is not below '
@@ -61,7 +61,7 @@ def test_nat_timeout_derives_intervals_for_blocks_without_one(tmp_path):
     (tmp_path / 'h').mkdir()
     config = tmp_path / 'h' / '.ssh' / 'config'
     rc, out, _recap = run_role(tmp_path, 'keepalive.ssh.client', {
-        'keepalive_client_users': [{'name': 'root', 'config': str(config), 'profiles': ['default'],
+        'keepalive_client_users': [{'name': 'root', 'path': str(config), 'profiles': ['default'],
                                     'hosts': [{'pattern': 'legacy-*'}]}],
         'keepalive_client_nat_idle_timeout': 300})
     assert rc == 0, out
@@ -77,7 +77,7 @@ def test_users_and_the_system_wide_file_are_items_of_one_task(tmp_path):
     system = tmp_path / 'etc' / 'ssh_config'
     system.parent.mkdir()
     system.write_text('Host *\n    SendEnv LANG LC_*\n')
-    users = [{'name': 'root', 'config': str(config), 'profiles': ['default']}]
+    users = [{'name': 'root', 'path': str(config), 'profiles': ['default']}]
     both = {'keepalive_client_users': users, 'keepalive_client_system_wide': True,
             'keepalive_client_system_config': str(system), 'keepalive_client_system_profiles': ['bastion', 'default']}
     rc, out, recap = run_role(tmp_path, 'keepalive.ssh.client', both)
