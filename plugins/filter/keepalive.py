@@ -13,9 +13,21 @@ import io
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import SERVER_PERIODS, derive_interval
+from ansible_collections.keepalive.ssh.plugins.module_utils.plans import HOST_OPTIONS
 from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import platform
 
 SERVER_COLUMNS = ('clientaliveinterval', 'clientalivecountmax')
+SERVER_PROFILE_KEYS = ('client_alive_interval', 'client_alive_count_max')
+
+
+def check_profiles(variable, profiles, keys):
+    """Profiles are keyed by name, which a role's argument spec cannot describe: each profile's keys are
+    checked here, so a misspelt one (client_alive_intervall) fails instead of being ignored."""
+    for name, profile in profiles.items():
+        unknown = sorted(k for k in profile if k not in keys)
+        if unknown:
+            raise AnsibleFilterError('%s.%s: unknown key(s) %s; a profile takes %s'
+                                     % (variable, name, ', '.join(unknown), ', '.join(keys)))
 
 
 def client_blocks(user, profiles, default_profiles, extra_hosts=None):
@@ -33,6 +45,7 @@ def client_plan(users, profiles, default_profiles, extra_hosts=None):
 
     A user's file is ``path`` (the modules' name for the file they manage).
     """
+    check_profiles('keepalive_client_profiles', profiles, tuple(HOST_OPTIONS))
     return [{'name': u['name'], 'path': u.get('path'), 'state': u.get('state', 'present'),
              'hosts': client_blocks(u, profiles, default_profiles, extra_hosts)} for u in users]
 
@@ -57,6 +70,7 @@ def server_target(profiles, profile, interval=None, count_max=None, nat_idle_tim
     if profile not in profiles:
         raise AnsibleFilterError('keepalive_sshd_profile=%s is not a profile; choose one of %s or add it to '
                                  'keepalive_sshd_profiles' % (profile, ', '.join(profiles)))
+    check_profiles('keepalive_sshd_profiles', profiles, SERVER_PROFILE_KEYS)
     chosen = profiles[profile]
     if interval is None:
         interval = (derive_interval(int(nat_idle_timeout), SERVER_PERIODS) if nat_idle_timeout

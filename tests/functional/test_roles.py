@@ -2,6 +2,8 @@
 import json
 import os
 
+import pytest
+
 from kalib import playbook
 
 DETECT = '''
@@ -44,6 +46,31 @@ def test_unknown_client_profile_fails_clearly(tmp_path):
     rc, out, _recap = run_role(tmp_path, 'keepalive.ssh.client', {
         'keepalive_client_users': [{'name': 'root', 'path': str(tmp_path / 'c'), 'profiles': ['bastion', 'mars']}]})
     assert rc != 0 and 'unknown keepalive client profile(s) mars for user root' in out
+
+
+@pytest.mark.parametrize('role,extra,message', [
+    ('keepalive.ssh.sshd', {'keepalive_sshd_match_overrides': [{'match': 'Group mobile', 'client_alive_intervall': 300}]},
+     'keepalive_sshd_match_overrides.client_alive_intervall. Supported parameters include'),
+    ('keepalive.ssh.sshd', {'keepalive_sshd_match_overrides': [{'client_alive_interval': 300}]},
+     'missing required arguments: match'),
+    ('keepalive.ssh.sshd', {'keepalive_sshd_profiles': {'default': {'client_alive_intervall': 60, 'client_alive_count_max': 3}}},
+     'keepalive_sshd_profiles.default: unknown key(s) client_alive_intervall; a profile takes client_alive_interval, '
+     'client_alive_count_max'),
+    ('keepalive.ssh.client', {'keepalive_client_users': [{'name': 'root', 'profile': ['default']}]},
+     'keepalive_client_users.profile. Supported parameters include'),
+    ('keepalive.ssh.client', {'keepalive_client_users': [{'name': 'root', 'hosts': [{'pattern': 'x', 'server_alive_intervall': 5}]}]},
+     'keepalive_client_users.hosts.server_alive_intervall. Supported parameters include'),
+    ('keepalive.ssh.client', {'keepalive_client_users': [{'name': 'root'}],
+                              'keepalive_client_hosts': [{'pattern': 'x', 'server_alive_count': 5}]},
+     'keepalive_client_hosts.server_alive_count. Supported parameters include'),
+    ('keepalive.ssh.client', {'keepalive_client_users': [{'name': 'root'}],
+                              'keepalive_client_profiles': {'default': {'pattern': '*', 'server_alive_intervall': 60}}},
+     'keepalive_client_profiles.default: unknown key(s) server_alive_intervall'),
+])
+def test_a_misspelt_nested_key_fails_before_anything_runs(tmp_path, role, extra, message):
+    rc, out, recap = run_role(tmp_path, role, extra)
+    assert rc != 0 and message in out, out
+    assert recap['localhost']['changed'] == 0, out
 
 
 def test_declared_nat_timeout_contradicting_a_profile_fails(tmp_path):
