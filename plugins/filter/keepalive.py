@@ -79,6 +79,21 @@ def server_target(profiles, profile, interval=None, count_max=None, nat_idle_tim
             'client_alive_count_max': chosen['client_alive_count_max'] if count_max is None else count_max}
 
 
+def run_backups(results):
+    """The backups one run of a looped sshd_keepalive task made (its registered ``results``): ``first``, each
+    file's first backup (the state before the run, what a rollback restores), and ``later``, the other
+    backups of the same files (a Match override changing a file the global values changed too), which
+    the role removes: one backup per file per run."""
+    first, later = {}, []
+    for result in results:
+        for path, backup in sorted((result.get('backup_files') or {}).items()):
+            if path in first:
+                later.append(backup)
+            else:
+                first[path] = backup
+    return {'first': first, 'later': later}
+
+
 def sshd_platform(os_family):
     """The OS family's OpenSSH facts from module_utils/platforms.py (the one table modules and roles share)."""
     return dict(platform(os_family or '')._asdict())
@@ -173,6 +188,7 @@ class FilterModule(object):
             'client_jobs': client_jobs,
             'server_target': server_target,
             'sshd_platform': sshd_platform,
+            'run_backups': run_backups,
             'audit_rows': audit_rows,
             'audit_csv': audit_csv,
             'audit_table': audit_table,

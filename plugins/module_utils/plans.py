@@ -40,6 +40,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     timing_names,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import Layout, matcher_with
+from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import BACKUP_KEEP
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import (
     SSH,
     SSHD,
@@ -102,6 +103,7 @@ SERVER_SPEC = dict(
         options=dict(type='dict'),  # no default: required_one_of must see it omitted
         state=dict(type='str', default='present', choices=['present', 'absent']),
         backup=dict(type='bool', default=False),
+        backup_keep=dict(type='int', default=BACKUP_KEEP),
         validate=dict(type='raw'),
         sshd_binary=dict(type='str', default='sshd'),
         include_base=dict(type='path', default='/etc/ssh'),
@@ -117,6 +119,7 @@ def server_settings(params):
     if params['match'] is not None:
         check_text('match', params['match'])  # it becomes a Match line: one line, no quote tricks
     check_int('command_timeout', params['command_timeout'], minimum=1)
+    check_int('backup_keep', params['backup_keep'], minimum=0)
     count = check_int('client_alive_count_max', params['client_alive_count_max'])
     interval = resolve_timing(timing_names('client_alive_interval'),
                               check_int('client_alive_interval', params['client_alive_interval']), count,
@@ -199,6 +202,7 @@ CLIENT_SPEC = dict(
         state=dict(type='str', default='present', choices=['present', 'absent']),
         mode=dict(type='raw'),
         backup=dict(type='bool', default=False),
+        backup_keep=dict(type='int', default=BACKUP_KEEP),
         validate=dict(type='raw'),
         ssh_binary=dict(type='str', default='ssh'),
         command_timeout=dict(type='int', default=TIMEOUT),
@@ -398,6 +402,8 @@ def check_limits(params):
     """command_timeout and max_file_size: positive, so every read and command is bounded."""
     check_int('command_timeout', params['command_timeout'], minimum=1)
     check_int('max_file_size', params['max_file_size'], minimum=1)
+    if 'backup_keep' in params:  # the writing modules
+        check_int('backup_keep', params['backup_keep'], minimum=0)
 
 
 def skip_entry(job, where, error):

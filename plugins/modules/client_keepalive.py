@@ -138,9 +138,17 @@ options:
       - With O(user), a mode that would loosen an existing file (add a permission bit) is refused.
     type: raw
   backup:
-    description: Keep a timestamped copy (same owner and mode) before changing the file.
+    description: Keep a timestamped copy (same owner and mode) before changing the file (C(FILE.PID.DATE@TIME~)).
     type: bool
     default: false
+  backup_keep:
+    description:
+      - With O(backup), how many backups of each changed file are kept; older ones (named as this module
+        and ansible-core's C(backup) name them) are removed after the new one is written, in a user's
+        directory through its descriptor. V(0) keeps all.
+      - The default keeps a week of nightly drift corrections without piling up files forever.
+    type: int
+    default: 5
   validate:
     description:
       - How the candidate file is checked before it replaces the file.
@@ -473,6 +481,7 @@ def edit(module, job, directory, path, name, specs, uid, gid, mode, default_mode
             if data is None:  # root's own file, read by root, bounded
                 data = directory.read(name, module.params['max_file_size'])
             result['backup_file'] = directory.backup(name, st, data)
+            directory.prune(name, module.params['backup_keep'])
         owner = (st.st_uid, st.st_gid) if st is not None else (uid, gid)
         try:
             directory.write(name, main.to_bytes(), owner[0], owner[1], plan.mode)

@@ -84,9 +84,16 @@ options:
     choices: [present, absent]
     default: present
   backup:
-    description: Keep a timestamped copy of every file before it is changed.
+    description: Keep a timestamped copy of every file before it is changed (C(FILE.PID.DATE@TIME~)).
     type: bool
     default: false
+  backup_keep:
+    description:
+      - With O(backup), how many backups of each changed file are kept; older ones (named as this module
+        and ansible-core's C(backup) name them) are removed after the new one is written. V(0) keeps all.
+      - The default keeps a week of nightly drift corrections without piling up files forever.
+    type: int
+    default: 5
   validate:
     description:
       - How the changed tree is checked before any file is replaced. It is always checked as a whole, on a
@@ -241,7 +248,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import (
     VENDOR_SSHD_CONFIG,
     server_layout,
 )
-from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath
+from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath, prune_backups
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import ConfigError
 from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
     diff_entries,
@@ -288,7 +295,7 @@ def write_temp(doc):
     return tmp
 
 
-def replace_files(module, docs, backup):
+def replace_files(module, docs, backup, keep):
     """Write every candidate first, then back up and rename each over its target.
 
     Disk full, read-only filesystems and permission errors all surface while
@@ -319,6 +326,8 @@ def replace_files(module, docs, backup):
         module.fail_json(msg='%s (%s); nothing was changed' % (e, e.__cause__ or 'no detail'))
     for doc in docs:
         module.atomic_move(temps.pop(doc.path), doc.path)
+    for path in backups:
+        prune_backups(os.path.dirname(path), os.path.basename(path), keep)
     return backups
 
 
@@ -357,7 +366,7 @@ def run_module():
                           timeout=p['command_timeout'])
         backups = {}
         if changed_docs and not module.check_mode:
-            backups = replace_files(module, changed_docs, p['backup'])
+            backups = replace_files(module, changed_docs, p['backup'], p['backup_keep'])
 
     for msg in report.warnings:
         module.warn(msg)
