@@ -71,7 +71,7 @@ options:
         placement, for example C(LoginGraceTime). Keywords that may appear several times and add up
         (C(AllowUsers), C(HostKey), C(Port) …) are not meant for this.
       - One of O(client_alive_interval), O(client_alive_count_max), O(tcp_keepalive), O(nat_idle_timeout)
-        or a non-empty O(options) is required: a call that asks for nothing fails.
+        or a non-empty O(options) is required; a call that asks for nothing fails.
     type: dict
   state:
     description:
