@@ -302,10 +302,9 @@ class Document:
         def lines_of(b):
             return [self.lines[i] for i in self.directives(b) if self.lines[i].key not in skip]
         own = lines_of(block)
-        blocks = [b for b in self.blocks() if b.header == block.header]
-        same = [b for b in blocks if b.kind == block.kind]
-        kind = [lines for lines in (lines_of(b) for b in (same if any(lines_of(b) for b in same) else blocks))
-                if lines]
+        per_block = [(b.kind, lines_of(b)) for b in self.blocks() if b.header == block.header]
+        kind = ([lines for k, lines in per_block if k == block.kind and lines]
+                or [lines for _k, lines in per_block if lines])
         every = [self.lines[i] for i in self.directives() if self.lines[i].key not in skip]
         return own, kind, every
 
