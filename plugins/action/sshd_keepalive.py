@@ -20,7 +20,6 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
 from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import STOCK_INCLUDES
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSHD
 from ansible_collections.keepalive.ssh.plugins.plugin_utils.noop_action import NoOpAwareAction, warm_filter_plugins
-from ansible_collections.keepalive.ssh.plugins.plugin_utils.snapshot import Unsupported
 
 
 warm_filter_plugins('keepalive.ssh.server_target')  # the role's task uses it (see warm_filter_plugins)

@@ -3,7 +3,7 @@
 import os
 import stat
 
-from kalib import SSHD, reachable_by_users, run_module, ssh_G, sshd_T
+from kalib import reachable_by_users, run_module, ssh_G, sshd_T
 
 CLIENT_HOSTS = [dict(pattern='bastion', server_alive_interval=30), dict(pattern='*', server_alive_interval=60)]
 
