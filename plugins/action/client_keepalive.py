@@ -120,8 +120,7 @@ class ActionModule(NoOpAwareAction):
             raise Unsupported('no user, path, system_config or users: the module knows whom it runs as')
         if params['system_config']:
             raise Unsupported('system_config: the drop-in choice reads the host directly')
-        if validation(params)[1]:
-            raise Unsupported('a deprecated form of validate: the module warns about it')
+        validation(params)  # a bad validate: the module says what is wrong
         todo = [(job, host_specs(job['hosts'], job['state'], params, job['prefix'])) for job in jobs(params, self._host_user)]
         snapshot.require([('u', job['user']) for job, _specs in todo if job['user']])
         wheres = [target(job, params['drop_in'], getpwnam=snapshot.getpwnam, ids=(None, None)) for job, _specs in todo]

@@ -49,8 +49,7 @@ class ActionModule(NoOpAwareAction):
         if needs_sshd_version(params):
             raise Unsupported("nat_idle_timeout / dead_peer_timeout: they depend on the host's sshd version")
         settings = server_settings(params)
-        if validation(params)[1]:
-            raise Unsupported('a deprecated form of validate: the module warns about it')
+        validation(params)  # a bad validate: the module says what is wrong
         snapshot.regular_file(params['path'])  # the module's checks: exists, not a directory
         snapshot.real_dir(os.path.dirname(params['path']) or '.')
         tree, report = server_plan(params, settings, **snapshot.reader(SSHD))

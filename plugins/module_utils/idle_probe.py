@@ -382,6 +382,10 @@ class Probe:
 
     def _read(self, selector, key):
         session, which = key.data
+        if session.done:
+            # select() reported both pipes of a session at once and handling the first one finished it:
+            # finish() closed the other pipe, nothing is left to read.
+            return
         now = time.monotonic()
         try:
             data = os.read(key.fileobj.fileno(), 65536)
@@ -390,8 +394,6 @@ class Probe:
         except OSError:
             data = b''
         if data:
-            if session.done:
-                return
             (session.on_stdout if which == 'out' else session.on_stderr)(data, now)
             return
         selector.unregister(key.fileobj)

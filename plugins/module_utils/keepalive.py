@@ -464,11 +464,29 @@ def _find_host_block(doc, spec):
     return None, None
 
 
-def _chunk(doc, block):
-    """[start, end) of a block with the comment paragraph right above its header, without trailing blanks."""
-    start = block.start
+def _comment_paragraph(doc, end):
+    """Start of the comment lines right above index ``end`` (``end`` when there are none)."""
+    start = end
     while start > 0 and doc.lines[start - 1].kind == 'comment':
         start -= 1
+    return start
+
+
+def _chunk(doc, block):
+    """[start, end) of a block with the comment paragraph that introduces it, without trailing blanks.
+
+    That is the paragraph right above its header, or, when there is none, a paragraph set off by
+    blank lines above and below ('# Defaults for everything else', blank, 'Host *') that is not the
+    file's own header (nothing but comments above it) nor the tail of the block before it."""
+    start = _comment_paragraph(doc, block.start)
+    if start == block.start:
+        gap = start
+        while gap > 0 and doc.lines[gap - 1].kind == 'blank':
+            gap -= 1
+        top = _comment_paragraph(doc, gap)
+        if top < gap < start and top > 0 and doc.lines[top - 1].kind == 'blank' and \
+                any(line.kind == 'directive' for line in doc.lines[:top]):
+            start = top
     end = block.end
     while end > block.start + 1 and doc.lines[end - 1].kind == 'blank':
         end -= 1
@@ -766,6 +784,24 @@ def system_target(system_config, drop_in='50-keepalive.conf'):
             if any(fnmatch.fnmatchcase(candidate, tree.resolve(arg)) for arg in line.args):
                 return candidate
     return system_config
+
+
+def drop_in_shadows(tree, drop_in, specs):
+    """Notes on a system-wide tree: each line of another file (ssh_config itself) that the drop-in now
+    sets first for a managed block's hosts, as apply_server's notes for sshd."""
+    report = Report()
+    for spec in specs:
+        if spec.state != 'present':
+            continue
+        for keyword in spec.settings:
+            read = [(d, i) for d, i, _ctx, ok in client_occurrences(tree, keyword, spec.probe) if ok]
+            if not read or read[0][0] is not drop_in:
+                continue
+            for d, i in read[1:]:
+                if d is not drop_in:
+                    report.note('%s at %s is never used for "Host %s": %s sets it first'
+                                % (keyword, where(d, i), spec.pattern, drop_in.path))
+    return report.notes
 
 
 # -- no collateral change: what to ask OpenSSH before and after an edit ---------------------

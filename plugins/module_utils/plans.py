@@ -31,17 +31,23 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     check_patterns,
     check_text,
     client_effective,
+    drop_in_shadows,
     semantic_warnings,
     server_effective,
     system_target,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import Layout, matcher_with
-from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, ConfigError, Tree, local_matches
+from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import BACKUP_KEEP
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import (
+    SSH,
+    SSHD,
+    ConfigError,
+    Document,
+    Tree,
+    local_matches,
+)
 from ansible_collections.keepalive.ssh.plugins.module_utils.timing import resolve_timing, timing_names
 from ansible_collections.keepalive.ssh.plugins.module_utils.userread import MAX_BYTES, TIMEOUT, printable
-
-# Old option names keep working until this collection version, with a deprecation warning.
-DEPRECATED_IN = dict(version='2.0.0', collection_name='keepalive.ssh')
 
 # -- validate (both writing modules) -------------------------------------------------------
 
@@ -50,7 +56,7 @@ BOOLEAN_WORDS = {'true': True, 'yes': True, 'on': True, 'false': False, 'no': Fa
 
 
 def validation(params):
-    """The validate option → (None: off, DEFAULT_VALIDATION, or an argv template with '%s'; deprecations).
+    """The validate option → None (off), DEFAULT_VALIDATION, or an argv template with '%s'.
 
     As ansible-core's lineinfile/template: a command containing %s for the file to check, split like a
     shell command line (quotes work).  %s is replaced in each word after splitting, so a staged path with
@@ -58,23 +64,21 @@ def validation(params):
     """
     value = params['validate']
     if value is None:
-        return DEFAULT_VALIDATION, []
+        return DEFAULT_VALIDATION
     if isinstance(value, str) and value.strip().lower() in BOOLEAN_WORDS:
         value = BOOLEAN_WORDS[value.strip().lower()]
-    if isinstance(value, bool):
-        if not value:
-            return None, []
-        return DEFAULT_VALIDATION, [dict(msg='validate=true is deprecated: omit validate for the default check '
-                                             '(a command with %s replaces it, false turns it off)', **DEPRECATED_IN)]
+    if value is False:
+        return None
     if not isinstance(value, str):
-        raise InputError('validate must be a command containing %%s, or false; got %r' % (value,))
+        raise InputError('validate must be a command containing %%s, or false (omit it for the default check); '
+                         'got %r' % (value,))
     try:
         argv = shlex.split(value)
     except ValueError as e:
         raise InputError('validate=%r cannot be split like a shell command line: %s' % (value, e))
     if not any('%s' in word for word in argv):
         raise InputError('validate must contain %%s for the file to check, got %r' % value)
-    return argv, []
+    return argv
 
 
 def command_for(argv, staged):
@@ -94,11 +98,11 @@ SERVER_SPEC = dict(
         match=dict(type='str'),
         nat_idle_timeout=dict(type='int'),
         dead_peer_timeout=dict(type='int'),
-        options=dict(type='dict', default={}),
+        options=dict(type='dict'),  # no default: required_one_of must see it omitted
         state=dict(type='str', default='present', choices=['present', 'absent']),
         backup=dict(type='bool', default=False),
-        validate=dict(type='raw', aliases=['validate_command'],
-                      deprecated_aliases=[dict(name='validate_command', **DEPRECATED_IN)]),
+        backup_keep=dict(type='int', default=BACKUP_KEEP),
+        validate=dict(type='raw'),
         sshd_binary=dict(type='str', default='sshd'),
         include_base=dict(type='path', default='/etc/ssh'),
         command_timeout=dict(type='int', default=TIMEOUT),
@@ -119,6 +123,7 @@ def server_settings(params, timing=None):
     if params['match'] is not None:
         check_text('match', params['match'])  # it becomes a Match line: one line, no quote tricks
     check_int('command_timeout', params['command_timeout'], minimum=1)
+    check_int('backup_keep', params['backup_keep'], minimum=0)
     count = check_int('client_alive_count_max', params['client_alive_count_max'])
     interval = resolve_timing(timing_names('client_alive_interval'),
                               check_int('client_alive_interval', params['client_alive_interval']), count,
@@ -130,11 +135,14 @@ def server_settings(params, timing=None):
         'TCPKeepAlive': None if tcp is None else ('yes' if tcp else 'no'),
     }
     managed = set(k.lower() for k in settings)
-    for key, value in params['options'].items():
+    for key, value in (params['options'] or {}).items():
         key = check_keyword('options', key)
         if key.lower() in managed:
             raise InputError('options: set %s with its own option' % key)
         settings[key] = check_text('options.%s' % key, value)
+    if all(value is None for value in settings.values()):  # e.g. options: {} and nothing else
+        raise InputError('nothing to %s: give client_alive_interval, client_alive_count_max, tcp_keepalive, '
+                         'nat_idle_timeout or options' % ('set' if params['state'] == 'present' else 'remove'))
     return settings
 
 
@@ -192,7 +200,7 @@ CLIENT_SPEC = dict(
         hosts=dict(type='list', elements='dict', options=HOST_OPTIONS),
         users=dict(type='list', elements='dict', options=dict(
             name=dict(type='str', required=True),
-            path=dict(type='path', aliases=['config'], deprecated_aliases=[dict(name='config', **DEPRECATED_IN)]),
+            path=dict(type='path'),
             hosts=dict(type='list', elements='dict', required=True, options=HOST_OPTIONS),
             state=dict(type='str', default='present', choices=['present', 'absent']),
         )),
@@ -201,6 +209,7 @@ CLIENT_SPEC = dict(
         state=dict(type='str', default='present', choices=['present', 'absent']),
         mode=dict(type='raw'),
         backup=dict(type='bool', default=False),
+        backup_keep=dict(type='int', default=BACKUP_KEEP),
         validate=dict(type='raw'),
         ssh_binary=dict(type='str', default='ssh'),
         command_timeout=dict(type='int', default=TIMEOUT),
@@ -399,6 +408,8 @@ class ClientPlan:
         try:
             self.tree = Tree(path, SSH, **reader)
             self.report = apply_client(self.tree, specs)
+            if job.get('system_config') and path != job['system_config']:
+                self.report.notes.extend(self._shadowed_in_system(job['system_config'], path, specs))
         except (InputError, ConfigError) as e:
             raise JobError('%s: %s' % (path, e))
         self.job, self.specs, self.path = job, specs, path
@@ -411,6 +422,14 @@ class ClientPlan:
         self.changed = main.changed or not self.exists or current_mode != self.mode
         if not self.exists and not main.lines:
             self.changed = False  # absent on a missing file: nothing to do
+
+    def _shadowed_in_system(self, system_config, drop_in, specs):
+        """The drop-in is read through the system file's Include: what it now shadows there (root's files)."""
+        edited = self.tree.main
+        system = Tree(system_config, SSH, base_dir=os.path.dirname(system_config),
+                      loader=lambda p: edited if p == drop_in else Document.load(p, SSH),
+                      matcher=matcher_with(local_matches, drop_in))
+        return drop_in_shadows(system, edited, specs)
 
     def result(self):
         """The job's result (backup_file and diff are added by the writer)."""
@@ -430,6 +449,8 @@ def check_limits(params):
     """command_timeout and max_file_size: positive, so every read and command is bounded."""
     check_int('command_timeout', params['command_timeout'], minimum=1)
     check_int('max_file_size', params['max_file_size'], minimum=1)
+    if 'backup_keep' in params:  # the writing modules
+        check_int('backup_keep', params['backup_keep'], minimum=0)
 
 
 def skip_entry(job, where, error):

@@ -19,8 +19,31 @@ import errno
 import fcntl
 import os
 import pwd
+import re
 import stat
 import time
+
+BACKUP_KEEP = 5  # backups kept per file by default: a week of nightly drift corrections, never a pile
+
+
+def stale_backups(name, entries, keep):
+    """The backups of ``name`` among directory ``entries`` beyond the newest ``keep`` (0 keeps all), oldest
+    first.  Backups are named NAME.PID.YYYY-MM-DD@HH:MM:SS~, as ansible-core's backup_local and
+    SafeDir.backup name them; nothing else is ever chosen."""
+    if keep <= 0:
+        return []
+    pattern = re.compile(re.escape(name) + r'\.(\d+)\.(\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d)~\Z')
+    found = sorted((m.group(2), int(m.group(1)), entry) for entry in entries for m in [pattern.match(entry)] if m)
+    return [entry for _stamp, _pid, entry in found[:-keep]]
+
+
+def prune_backups(directory, name, keep):
+    """Remove the backups of ``name`` in ``directory`` (a path root alone controls) beyond the newest ``keep``."""
+    for entry in stale_backups(name, os.listdir(directory), keep):
+        try:
+            os.unlink(os.path.join(directory, entry))
+        except OSError:
+            pass  # gone meanwhile, or a directory with that name: not ours to remove
 
 
 def running_as():
@@ -176,6 +199,15 @@ class SafeDir:
         backup = '%s.%d.%s' % (name, os.getpid(), stamp)
         self.write(backup, data, st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
         return os.path.join(self.path, backup)
+
+    def prune(self, name, keep):
+        """Remove the backups of ``name`` beyond the newest ``keep``, through the directory's descriptor (a
+        user's directory: never through a path they could swap)."""
+        for entry in stale_backups(name, os.listdir(self.fd), keep):
+            try:
+                os.unlink(entry, dir_fd=self.fd)
+            except OSError:
+                pass  # gone meanwhile, or a directory with that name: not ours to remove
 
     def close(self):
         if self.fd is not None:

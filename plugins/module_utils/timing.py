@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """How often each OpenSSH version really sends keepalives, and when it drops a dead peer: measured, one model.
 
-Every number here comes from tests/e2e/test_openssh_timing.py, which runs each version's sshd and ssh and
-times their keepalives on the wire; it fails when this table and the measurement disagree.  The model:
+Every number here comes from the source repository's timing test, which runs each version's sshd and ssh
+and times their keepalives on the wire; it fails when this table and the measurement disagree.  The model:
 
 - a silent session gets a keepalive every ``period`` × interval (sshd: ClientAliveInterval, ssh:
   ServerAliveInterval), the first one ``period`` × interval after the last packet heard;

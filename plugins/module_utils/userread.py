@@ -46,7 +46,7 @@ import time
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import ConfigError, Document, Tree
 
 MAX_BYTES = 1024 * 1024          # per file; parameter max_file_size
-TIMEOUT = 30                     # seconds per read or OpenSSH run; parameter command_timeout
+TIMEOUT = 30                     # seconds: one user's whole budget (support.Limits); parameter command_timeout
 MAX_FILES = 64                   # files one user's tree may have (Include globs included)
 OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY
 SAFE_PATH = '/usr/bin:/bin'

@@ -54,6 +54,8 @@ options:
       - Manage system-wide client settings instead of a user's. When this file (normally
         C(/etc/ssh/ssh_config)) includes C(ssh_config.d/*.conf), as Debian, Ubuntu and Fedora ship
         it, the settings go to the drop-in O(drop_in) there; otherwise into the file itself.
+      - A value of the system file that the drop-in now sets first for a managed block's hosts is
+        named in RV(messages) (it is never used again).
       - New files are created 0644 (ssh reads it as every user).
     type: path
   drop_in:
@@ -112,9 +114,7 @@ options:
       path:
         description:
           - The user's ssh_config (as O(path)); defaults to C(~name/.ssh/config).
-          - C(config) is its deprecated old name (until 2.0.0).
         type: path
-        aliases: [config]
       hosts:
         description: The Host blocks, with the same keys as O(hosts).
         type: list
@@ -147,9 +147,17 @@ options:
       - With O(user), a mode that would loosen an existing file (add a permission bit) is refused.
     type: raw
   backup:
-    description: Keep a timestamped copy (same owner and mode) before changing the file.
+    description: Keep a timestamped copy (same owner and mode) before changing the file (C(FILE.PID.DATE@TIME~)).
     type: bool
     default: false
+  backup_keep:
+    description:
+      - With O(backup), how many backups of each changed file are kept; older ones (named as this module
+        and ansible-core's C(backup) name them) are removed after the new one is written, in a user's
+        directory through its descriptor. V(0) keeps all.
+      - The default keeps a week of nightly drift corrections without piling up files forever.
+    type: int
+    default: 5
   validate:
     description:
       - How the candidate file is checked before it replaces the file.
@@ -164,7 +172,8 @@ options:
         shell command line (quotes work; no shell runs it), C(~) and C($VAR) in a word are expanded as
         ansible-core does, and C(%s) in any word is replaced by the staged copy of the file. The file is
         accepted when the command exits 0.
-      - V(false) turns validation off. V(true) is deprecated (omit the option instead).
+      - V(false) turns validation off. Any other value than a command or V(false) (V(true) included) is
+        an error; omit the option for the default check.
     type: raw
   ssh_binary:
     description: ssh executable used for validation.
@@ -389,12 +398,9 @@ def run_module():
     results, skipped = [], []
     label = ''
     try:
-        command, deprecations = validation(module.params)
+        command = validation(module.params)
     except InputError as e:
         module.fail_json(msg=str(e))
-    for deprecation in deprecations:
-        module.deprecate(deprecation['msg'], version=deprecation['version'],
-                         collection_name=deprecation['collection_name'])
     try:
         # every job's input and user is checked before any file is touched (errors name the parameter path)
         prepared = []
@@ -447,7 +453,9 @@ def run_job(module, job, specs, where, command):
     try:
         directory = SafeDir(trusted, directory_part, create=create)
     except FileNotFoundError:
-        if not module.check_mode:
+        # only directories below the trusted one are created (a user's .ssh): check mode predicts the
+        # refusal of a missing trusted one (a home, the ssh_config.d of a system-wide drop-in)
+        if not module.check_mode or not os.path.isdir(trusted):
             raise JobError('%s does not exist; create it first (only a missing .ssh directory is created)' % trusted)
         directory = None  # check mode: the directory and the file would be new
     try:
@@ -531,6 +539,7 @@ def edit(module, job, directory, path, name, specs, uid, gid, mode, default_mode
             if data is None:  # root's own file, read by root, bounded
                 data = directory.read(name, module.params['max_file_size'])
             result['backup_file'] = directory.backup(name, st, data)
+            directory.prune(name, module.params['backup_keep'])
         owner = (st.st_uid, st.st_gid) if st is not None else (uid, gid)
         try:
             directory.write(name, main.to_bytes(), owner[0], owner[1], plan.mode)

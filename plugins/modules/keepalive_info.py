@@ -29,10 +29,8 @@ options:
     description:
       - Main sshd configuration file (the file the server side reads, as O(keepalive.ssh.sshd_keepalive#module:path)).
         An empty string (C('')) skips the server side.
-      - C(sshd_config) is its deprecated old name (until 2.0.0).
     type: path
     default: /etc/ssh/sshd_config
-    aliases: [sshd_config]
   include_base:
     description: Directory relative C(Include) paths in sshd_config resolve against.
     type: path
@@ -69,9 +67,7 @@ options:
       path:
         description:
           - The user's ssh_config. Defaults to C(~name/.ssh/config) from the passwd database.
-          - C(config) is its deprecated old name (until 2.0.0).
         type: path
-        aliases: [config]
       expect:
         description:
           - Expected Host blocks (as for M(keepalive.ssh.client_keepalive)'s O(keepalive.ssh.client_keepalive#module:hosts)),
@@ -87,12 +83,11 @@ options:
   host_names:
     description:
       - Host names to ask C(ssh -G) about for every user (in addition to the expected blocks' patterns).
-      - C(hosts) is its deprecated old name (until 2.0.0); in this collection C(hosts) means C(Host) blocks,
-        as in O(keepalive.ssh.client_keepalive#module:hosts) and O(users[].expect).
+        In this collection C(hosts) means C(Host) blocks, as in
+        O(keepalive.ssh.client_keepalive#module:hosts) and O(users[].expect).
     type: list
     elements: str
     default: []
-    aliases: [hosts]
   expect_server:
     description:
       - "Expected server values, C({client_alive_interval: 60, client_alive_count_max: 10})."
@@ -346,7 +341,6 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     client_effective,
     server_effective,
 )
-from ansible_collections.keepalive.ssh.plugins.module_utils.plans import DEPRECATED_IN
 from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import server_layout
 from ansible_collections.keepalive.ssh.plugins.module_utils import sessionscan
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, ConfigError, Tree
@@ -530,15 +524,10 @@ def sessions_view(module, p, sshd_version):
                               p['command_timeout'])
 
 
-def deprecated(name):
-    return [dict(name=name, **DEPRECATED_IN)]
-
-
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            path=dict(type='path', default='/etc/ssh/sshd_config', aliases=['sshd_config'],
-                      deprecated_aliases=deprecated('sshd_config')),
+            path=dict(type='path', default='/etc/ssh/sshd_config'),
             include_base=dict(type='path', default='/etc/ssh'),
             connection=dict(type='dict'),
             sshd_binary=dict(type='str', default='sshd'),
@@ -546,12 +535,11 @@ def main():
             system_config=dict(type='path', default='/etc/ssh/ssh_config'),
             users=dict(type='list', elements='dict', default=[], options=dict(
                 name=dict(type='str', required=True),
-                path=dict(type='path', aliases=['config'], deprecated_aliases=deprecated('config')),
+                path=dict(type='path'),
                 expect=dict(type='list', elements='dict', aliases=['hosts']),
                 state=dict(type='str', choices=['present', 'absent'], default='present'),
             )),
-            host_names=dict(type='list', elements='str', default=[], aliases=['hosts'],
-                            deprecated_aliases=deprecated('hosts')),
+            host_names=dict(type='list', elements='str', default=[]),
             expect_server=dict(type='dict'),
             command_timeout=dict(type='int', default=TIMEOUT),
             max_file_size=dict(type='int', default=MAX_BYTES),

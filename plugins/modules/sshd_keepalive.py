@@ -75,8 +75,9 @@ options:
       - Other single-valued sshd keywords to set in the same scope with the same first-value-wins
         placement, for example C(LoginGraceTime). Keywords that may appear several times and add up
         (C(AllowUsers), C(HostKey), C(Port) …) are not meant for this.
+      - One of O(client_alive_interval), O(client_alive_count_max), O(tcp_keepalive), O(nat_idle_timeout)
+        or a non-empty O(options) is required; a call that asks for nothing fails.
     type: dict
-    default: {}
   state:
     description:
       - C(present) makes the given values effective; C(absent) removes the given keywords from the
@@ -88,9 +89,16 @@ options:
     choices: [present, absent]
     default: present
   backup:
-    description: Keep a timestamped copy of every file before it is changed.
+    description: Keep a timestamped copy of every file before it is changed (C(FILE.PID.DATE@TIME~)).
     type: bool
     default: false
+  backup_keep:
+    description:
+      - With O(backup), how many backups of each changed file are kept; older ones (named as this module
+        and ansible-core's C(backup) name them) are removed after the new one is written. V(0) keeps all.
+      - The default keeps a week of nightly drift corrections without piling up files forever.
+    type: int
+    default: 5
   validate:
     description:
       - How the changed tree is checked before any file is replaced. It is always checked as a whole, on a
@@ -108,11 +116,9 @@ options:
         ones would change. When the tree is rejected, the original is checked too, so the message says
         whether it was rejected before any change.
       - V(false) turns validation off, for example to prepare a file for an image on a host without sshd.
-        V(true) is deprecated (omit the option instead).
-      - O(validate_command) is the deprecated old name of this option (until 2.0.0); its value used to be
-        split on spaces, it is now split like a shell command line.
+        Any other value than a command or V(false) (V(true) included) is an error; omit the option for
+        the default check.
     type: raw
-    aliases: [validate_command]
   sshd_binary:
     description: sshd executable used for validation. Looked up in C(PATH) and sbin directories.
     type: str
@@ -257,7 +263,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import (
     VENDOR_SSHD_CONFIG,
     server_layout,
 )
-from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath
+from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath, prune_backups
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import ConfigError
 from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
     SBIN_DIRS,
@@ -307,7 +313,7 @@ def write_temp(doc):
     return tmp
 
 
-def replace_files(module, docs, backup):
+def replace_files(module, docs, backup, keep):
     """Write every candidate first, then back up and rename each over its target.
 
     Disk full, read-only filesystems and permission errors all surface while
@@ -338,6 +344,8 @@ def replace_files(module, docs, backup):
         module.fail_json(msg='%s (%s); nothing was changed' % (e, e.__cause__ or 'no detail'))
     for doc in docs:
         module.atomic_move(temps.pop(doc.path), doc.path)
+    for path in backups:
+        prune_backups(os.path.dirname(path), os.path.basename(path), keep)
     return backups
 
 
@@ -355,12 +363,9 @@ def run_module():
             module.warn(timing.describe())
     try:
         settings = server_settings(p, timing)
-        command, deprecations = validation(p)
+        command = validation(p)
     except InputError as e:
         module.fail_json(msg=str(e))
-    for deprecation in deprecations:
-        module.deprecate(deprecation['msg'], version=deprecation['version'],
-                         collection_name=deprecation['collection_name'])
     if os.path.isdir(path):
         module.fail_json(msg='path=%s is a directory; give the sshd_config file itself' % path)
     layout = server_layout(path)
@@ -387,7 +392,7 @@ def run_module():
                           timeout=p['command_timeout'])
         backups = {}
         if changed_docs and not module.check_mode:
-            backups = replace_files(module, changed_docs, p['backup'])
+            backups = replace_files(module, changed_docs, p['backup'], p['backup_keep'])
 
     for msg in report.warnings:
         module.warn(msg)

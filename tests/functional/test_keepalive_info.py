@@ -11,7 +11,7 @@ def info_args(config, hostkey, **kw):
     if 'HostKey' not in text:
         with open(str(config), 'w') as f:
             f.write('HostKey %s\n' % hostkey + text)
-    return dict(sshd_config=str(config), include_base=str(config.parent), sshd_binary=SSHD, system_config='', **kw)
+    return dict(path=str(config), include_base=str(config.parent), sshd_binary=SSHD, system_config='', **kw)
 
 
 def test_server_values_and_where_they_come_from(sshd_tree, hostkey):
@@ -71,7 +71,7 @@ def test_client_values_user_then_system_file(tmp_path, user):
     reachable_by_users(tmp_path)
     system = tmp_path / 'ssh_config'
     system.write_text('Host *\n    ServerAliveInterval 90\n    ServerAliveCountMax 7\n')
-    result = run_module('keepalive_info', dict(sshd_config='', system_config=str(system), hosts=['other'], users=[
+    result = run_module('keepalive_info', dict(path='', system_config=str(system), host_names=['other'], users=[
         dict(name=user.pw_name, expect=[dict(pattern='bastion', server_alive_interval=30, server_alive_count_max=20)])]))
     hosts = result['clients'][user.pw_name]['hosts']
     expected = {'value': '30', 'file': os.path.join(ssh_dir, 'config'), 'line': 2, 'uncertain': []}
@@ -83,7 +83,7 @@ def test_client_values_user_then_system_file(tmp_path, user):
 
 
 def test_missing_sshd_is_a_clear_error(tmp_path):
-    result = run_module('keepalive_info', dict(sshd_config=str(tmp_path / 'x'), sshd_binary='/nonexistent/sshd'))
+    result = run_module('keepalive_info', dict(path=str(tmp_path / 'x'), sshd_binary='/nonexistent/sshd'))
     assert result['failed'] and 'sshd_binary=/nonexistent/sshd is not an executable file' in result['msg']
 
 

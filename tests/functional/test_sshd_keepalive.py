@@ -140,6 +140,21 @@ def test_bad_input_names_parameter_and_writes_nothing(sshd_tree, hostkey, extra,
     assert config.read_text() == before
 
 
+@pytest.mark.parametrize('extra,message', [
+    (dict(), 'one of the following is required: client_alive_interval, client_alive_count_max, tcp_keepalive, '
+             'nat_idle_timeout, options'),
+    (dict(options={}), 'nothing to set: give client_alive_interval, client_alive_count_max, tcp_keepalive, '
+                       'nat_idle_timeout or options'),
+    (dict(options={}, state='absent'), 'nothing to remove: give client_alive_interval'),
+])
+def test_a_call_that_asks_for_nothing_fails(sshd_tree, hostkey, extra, message):
+    config = sshd_tree('debian12')
+    before = config.read_text()
+    result = run_module('sshd_keepalive', dict(path=str(config), include_base=str(config.parent), **extra))
+    assert result.get('failed') and message in result['msg'], result
+    assert config.read_text() == before
+
+
 def test_path_that_is_a_directory(tmp_path):
     result = run_module('sshd_keepalive', dict(path=str(tmp_path), client_alive_interval=60))
     assert result['failed'] and 'is a directory' in result['msg']

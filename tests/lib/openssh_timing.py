@@ -158,7 +158,7 @@ def measure_all(suites, work_dir, base_port=2700):
     return dict(runs.join(SILENCE + DEAD_WAIT + 240).values())
 
 
-BEGIN = '<!-- timing table: written by tests/e2e/test_openssh_timing.py from its measurement; do not edit -->'
+BEGIN = '<!-- timing table: written by the timing test from its measurement; do not edit -->'
 END = '<!-- end of timing table -->'
 
 

@@ -31,7 +31,7 @@ def hostvars(**results):
 def test_without_sessions_the_report_is_unchanged():
     rows = audit_rows(hostvars(web1=info()), ['web1'])
     assert 'sessions' not in rows[0] and 'sessions' not in rows[0]['detail']
-    assert audit_csv(rows).splitlines()[0] == 'host,groups,profile,clientaliveinterval,clientalivecountmax,clients,compliant,drift'
+    assert audit_csv(rows).splitlines()[0] == 'host,groups,profile,clientaliveinterval,clientalivecountmax,clients,compliant,skipped,drift'
     assert 'at risk' not in audit_table(rows)[0]
 
 
