@@ -149,7 +149,9 @@ sshd:
   type: dict
   contains:
     version:
-      description: OpenSSH version of the sshd binary.
+      description:
+        - OpenSSH version of the sshd binary, as it prints it; 9.x's C(sshd -V) has no portable suffix
+          (C(OpenSSH_9.2)), 8.4 (no C(-V): its usage message) and 10.x have one (C(OpenSSH_8.4p1), C(OpenSSH_10.0p2)).
       type: str
       sample: OpenSSH_9.2
     effective:
@@ -212,6 +214,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     check_patterns,
     client_effective,
     server_effective,
+    tool_settings,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import DEPRECATED_IN
 from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import server_layout
@@ -238,14 +241,16 @@ CONNECTION_KEYS = ('user', 'host', 'addr', 'laddr', 'lport', 'rdomain')
 
 
 def version(module, binary):
-    """'OpenSSH_9.2' from '-V' (old sshd print it in their usage message instead)."""
+    """The version as the binary prints it for '-V': 'OpenSSH_9.2' from 9.x's sshd (no portable suffix),
+    'OpenSSH_9.2p1' from ssh; 8.4's sshd has no -V and prints 'OpenSSH_8.4p1' in its usage message."""
     _rc, out, err = run_bounded([binary, '-V'], module.params['command_timeout'])
     found = re.search(r'OpenSSH_[\w.]+', err + out)
     return found.group(0) if found else 'unknown'
 
 
 def parse_settings(text):
-    return dict(line.split(None, 1) for line in text.splitlines() if len(line.split(None, 1)) == 2)
+    """{lower-case keyword: first value} of sshd -T / ssh -G output (OpenSSH 10.6 prints CamelCase keywords)."""
+    return dict((key, values[0]) for key, values in tool_settings(text).items())
 
 
 def where(info):
