@@ -150,8 +150,9 @@ sshd:
   contains:
     version:
       description:
-        - OpenSSH version of the sshd binary, as it prints it; 9.x's C(sshd -V) has no portable suffix
-          (C(OpenSSH_9.2)), 8.4 (no C(-V): its usage message) and 10.x have one (C(OpenSSH_8.4p1), C(OpenSSH_10.0p2)).
+        - OpenSSH version of the sshd binary, as it prints it. 9.x's C(sshd -V) has no portable suffix
+          (C(OpenSSH_9.2)); 8.4, which has no C(-V) and prints it in its usage message, and 10.x have one
+          (C(OpenSSH_8.4p1), C(OpenSSH_10.0p2)).
       type: str
       sample: OpenSSH_9.2
     effective:
