@@ -80,8 +80,40 @@ def _clients_summary(clients):
     return ' '.join(parts)
 
 
+# The live-sessions columns (keepalive_info's sessions option): row key → the count it shows.
+SESSION_COLUMNS = (('sessions', 'sessions'), ('sessions_active', 'active'), ('sessions_kept_alive', 'idle_kept_alive'),
+                   ('sessions_at_risk', 'at_risk'), ('sessions_unresponsive', 'unresponsive'),
+                   ('stale_clients', 'stale_clients'), ('dead_control_sockets', 'dead_control_sockets'))
+
+
+def _session_columns(info):
+    """The sessions columns of one host ('' for each when its audit failed, the reason when the host could
+    not tell); None without the sessions option."""
+    view = info.get('sessions')
+    if view is None:
+        return None
+    if not view.get('available'):
+        return dict([(key, '') for key, _c in SESSION_COLUMNS],
+                    sessions='unavailable: %s' % view.get('reason', 'unknown'), sessions_truncated='')
+    cols = dict((key, view['counts'][count]) for key, count in SESSION_COLUMNS)
+    cols['sessions_truncated'] = 'yes' if view.get('truncated') else 'no'
+    return cols
+
+
 def audit_rows(hostvars, hosts, result_var='keepalive_audit'):
-    """One row per audited host, from the keepalive_info results registered as ``result_var``."""
+    """One row per audited host, from the keepalive_info results registered as ``result_var``; with the
+    live-sessions columns when some host ran with ``sessions`` (the rows of the others are blank there)."""
+    rows = _audit_rows(hostvars, hosts, result_var)
+    views = [_session_columns(hostvars[r['host']].get(result_var, {})) for r in rows]
+    if any(v is not None for v in views):
+        blank = dict([(key, '') for key, _c in SESSION_COLUMNS], sessions_truncated='')
+        for row, cols in zip(rows, views):
+            row.update(cols or blank)
+            row['detail']['sessions'] = hostvars[row['host']].get(result_var, {}).get('sessions')
+    return rows
+
+
+def _audit_rows(hostvars, hosts, result_var):
     rows = []
     for name in hosts:
         hv = hostvars[name]
@@ -114,8 +146,11 @@ CSV_COLUMNS = ('host', 'groups', 'profile', 'clientaliveinterval', 'clientalivec
 
 
 def audit_csv(rows):
+    columns = CSV_COLUMNS
+    if any('sessions' in r for r in rows):
+        columns += tuple(key for key, _c in SESSION_COLUMNS) + ('sessions_truncated',)
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction='ignore', lineterminator='\n')
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction='ignore', lineterminator='\n')
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
@@ -135,6 +170,11 @@ def audit_table(rows):
     columns = (('host', 'host'), ('groups', 'groups'), ('profile', 'profile'),
                ('clientaliveinterval', 'ClientAliveInterval'), ('clientalivecountmax', 'CountMax'),
                ('compliant', 'compliant'), ('drift', 'drifted values'))
+    if any('sessions' in r for r in rows):   # the live-sessions view, before the (long) drift column
+        columns = columns[:-1] + (('sessions', 'sessions'), ('sessions_active', 'active'),
+                                  ('sessions_kept_alive', 'kept alive'), ('sessions_at_risk', 'at risk'),
+                                  ('sessions_unresponsive', 'unanswered'), ('stale_clients', 'stale clients'),
+                                  ('dead_control_sockets', 'dead sockets')) + columns[-1:]
     cells = [[str(r[key]) if key != 'drift' else _drift_summary(r[key]) for key, _t in columns] for r in rows]
     if any(r['drift'].startswith('audit failed') for r in rows):
         cells = [c if not r['drift'].startswith('audit failed') else c[:-1] + [r['drift']]

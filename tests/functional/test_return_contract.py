@@ -31,6 +31,7 @@ CONDITIONS = {
     'when users is not given': lambda args, result: not args.get('users'),
     'when users are listed': lambda args, result: bool(args.get('users')),
     'when path is set': lambda args, result: bool(args.get('path', '/etc/ssh/sshd_config')),
+    'when sessions is true': lambda args, result: bool(args.get('sessions')),
 }
 
 
@@ -119,3 +120,22 @@ def test_keepalive_info_results_match_return(sshd_config, tmp_path, users):
                                            expect=[dict(pattern='bastion', server_alive_interval=31)])]),
         check_mode=True)
     run('keepalive_info', dict(path='', users=[dict(name='kaalice', path=str(user_config))], system_config=''))
+
+
+def test_keepalive_info_sessions_match_return(sshd_config, tmp_path, users):
+    options = dict(users=['kaalice'], control_dirs=[str(tmp_path)], max_rows=5)
+    result = run('keepalive_info', dict(path=str(sshd_config), system_config='', sessions=True,
+                                        session_options=options))
+    contains = documented('keepalive_info')['sessions']['contains']
+    assert set(result['sessions']) == set(contains) - {'reason'}, sorted(result['sessions'])  # reason: unavailable only
+    assert set(result['sessions']['counts']) == set(contains['counts']['sample'])
+    for key in ('server', 'clients'):   # each documented row is the row shown in RETURN's sample
+        assert set(contains[key]['contains']) <= set(contains[key]['sample'][0])
+    run('keepalive_info', dict(path='', sessions=True), check_mode=True)
+
+
+def test_stale_sessions_results_match_return(tmp_path, users):
+    # only a report (no terminate): this machine's other ssh clients are looked at, never ended
+    options = dict(users=['kaalice', 'kabob'], control_dirs=[str(tmp_path)])
+    run('stale_sessions', dict(session_options=options))
+    run('stale_sessions', dict(session_options=options, terminate=True), check_mode=True)
