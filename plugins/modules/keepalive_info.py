@@ -380,7 +380,7 @@ def version(module, binary):
 
 
 def parse_settings(text):
-    """{lower-case keyword: first value} of sshd -T / ssh -G output (OpenSSH 10.6 prints CamelCase keywords)."""
+    """{lower-case keyword: first value} of sshd -T / ssh -G output (OpenSSH 10.6's sshd -T prints CamelCase keywords)."""
     return dict((key, values[0]) for key, values in tool_settings(text).items())
 
 
