@@ -8,7 +8,15 @@
 #   tools/podman_image.sh [--suite S] --rootfs-tar       print the suite's cached rootfs tarball (built
 #                                                        if missing; needs debootstrap only, no podman)
 #   tools/podman_image.sh --pull IMAGE                   use a registry's image instead: pull it unless present
+#   tools/podman_image.sh --all                          the images the podman molecule scenario runs: every
+#                                                        suite's, and sid's minimal variant (the debootstraps
+#                                                        in parallel)
+#   tools/podman_image.sh --present                      only check that those images exist (built elsewhere)
 #   tools/podman_image.sh [--suite S] --image-name       print the suite's default image name
+#   tools/podman_image.sh [--suite S] --variant minimal  a host whose userland is not Debian's usual one,
+#                                                        derived from the suite's image: no systemd (BusyBox
+#                                                        init runs sshd's init script), BusyBox stat/base64/
+#                                                        timeout, no setpriv -> ...-debianNN-minimal
 #   eval "$(tools/podman_image.sh --env)"              podman's environment (storage and limits of this project)
 #
 # Suites (default bookworm): bullseye = Debian 11, OpenSSH 8.4p1 -> localhost/keepalive-debian11:latest;
@@ -29,21 +37,24 @@ if [ "${1:-}" = "--env" ]; then
   echo "export CONTAINERS_STORAGE_CONF=$CONTAINERS_STORAGE_CONF CONTAINERS_CONF=$CONTAINERS_CONF"
   exit 0
 fi
-mode=build suite=bookworm image=
+mode=build suite=bookworm image= variant=
 while [ $# -gt 0 ]; do
   case "$1" in
     --suite) suite=${2:?--suite needs a name}; shift 2 ;;
     --suite=*) suite=${1#--suite=}; shift ;;
     --pull) mode=pull; shift ;;
+    --present) mode=present; shift ;;
+    --all) mode=all; shift ;;
     --build) mode=build; shift ;;
     --rootfs-tar) mode=rootfs; shift ;;
     --image-name) mode=name; shift ;;
+    --variant) variant=${2:?--variant needs a name}; shift 2 ;;
     -*) echo "podman_image: unknown option $1" >&2; exit 2 ;;
     *) image=$1; shift ;;
   esac
 done
 # The package list is the same for all four suites (each debootstraps with it); sshd's unit is
-# ssh.service in each (trixie and sid also ship ssh.socket, disabled by default).
+# ssh.service in each (all four also ship ssh.socket, disabled).
 case "$suite" in
   bullseye) tag=debian11 ;;
   bookworm) tag=debian12 ;;
@@ -51,8 +62,15 @@ case "$suite" in
   sid) tag=debian-sid ;;
   *) echo "podman_image: unknown suite '$suite' (bullseye, bookworm, trixie, sid)" >&2; exit 2 ;;
 esac
+case "$variant" in
+  "") ;;
+  minimal) tag=$tag-minimal ;;
+  *) echo "podman_image: unknown variant '$variant' (minimal)" >&2; exit 2 ;;
+esac
 image=${image:-localhost/keepalive-$tag:latest}
 if [ "$mode" = name ]; then echo "$image"; exit 0; fi
+# the podman scenario's hosts (extensions/molecule/podman/molecule.yml): suite[:variant]
+ALL_HOSTS="bullseye bookworm trixie sid:minimal"
 
 # -- packages (a fresh machine has none of them) ---------------------------------------------
 install_missing() {
@@ -103,6 +121,26 @@ if [ "$mode" = rootfs ]; then
   echo "$rootfs_tar"
   exit 0
 fi
+if [ "$mode" = all ] || [ "$mode" = present ]; then
+  if [ "$mode" = all ]; then
+    # the tarballs first, all at once (network and dpkg, not CPU, bound), then each image
+    install_missing debootstrap:debootstrap
+    pids=()
+    for host in $ALL_HOSTS; do "$0" --suite "${host%%:*}" --rootfs-tar >/dev/null & pids+=($!); done
+    for pid in "${pids[@]}"; do wait "$pid" || exit 1; done
+  fi
+  for host in $ALL_HOSTS; do
+    variant_args=()
+    [ "${host#*:}" = "$host" ] || variant_args=(--variant "${host#*:}")
+    if [ "$mode" = present ]; then
+      name=$("$0" --suite "${host%%:*}" "${variant_args[@]}" --image-name)
+      podman image exists "$name" || { say "$name is missing (KEEPALIVE_PODMAN_SOURCE=present)"; exit 1; }
+    else
+      "$0" --suite "${host%%:*}" "${variant_args[@]}"
+    fi
+  done
+  exit 0
+fi
 install_missing podman:podman crun:crun debootstrap:debootstrap fuse-overlayfs:fuse-overlayfs \
   slirp4netns:slirp4netns newuidmap:uidmap
 
@@ -145,10 +183,46 @@ if [ "$mode" = pull ]; then
   exit 0
 fi
 # the recipe: any change to it (or to this script) builds a new image
-recipe=$(cat "$0"; echo "$suite $packages")
+recipe=$(cat "$0"; echo "$suite $packages $variant")
 hash=$(printf '%s' "$recipe" | sha256sum | cut -c1-16)
 if [ "$(podman image inspect --format '{{index .Labels "keepalive.recipe"}}' "$image" 2>/dev/null)" = "$hash" ]; then
   say "$image is up to date (recipe $hash)"
+  exit 0
+fi
+if [ -n "$variant" ]; then
+  # FROM the suite's own image (built first when missing or stale)
+  base=$("$0" --suite "$suite" --image-name)
+  "$0" --suite "$suite"
+  ctx=$(mktemp -d)
+  trap 'rm -rf "$ctx"' EXIT
+  # BusyBox from this machine's apt (statically linked: runs on every suite), cached beside the tarballs
+  deb=$(ls "$dir"/cache/busybox-static_*.deb 2>/dev/null | tail -n 1 || true)
+  if [ -z "$deb" ]; then
+    (cd "$dir/cache" && apt-get download -q busybox-static >/dev/null 2>&1) ||
+      { apt-get update -qq && (cd "$dir/cache" && apt-get download -q busybox-static >/dev/null); }
+    deb=$(ls "$dir"/cache/busybox-static_*.deb | tail -n 1)
+  fi
+  cp "$deb" "$ctx/busybox-static.deb"
+  cat >"$ctx/Containerfile" <<EOF
+FROM $base
+COPY busybox-static.deb /tmp/
+# No systemd at all: BusyBox's init is PID 1 and runs Debian's sysv init script for sshd (as hosts with
+# sysvinit or OpenRC do); the tools a probe uses are BusyBox's applets; setpriv (util-linux) is gone.
+RUN dpkg -i /tmp/busybox-static.deb && rm /tmp/busybox-static.deb \\
+ && dpkg --purge --force-depends --force-remove-protected --force-remove-essential systemd-sysv systemd >/dev/null \\
+ && for tool in stat base64 timeout; do ln -sf /bin/busybox "\$(command -v \$tool)"; done \\
+ && rm -f /usr/bin/setpriv \\
+ && ln -sf /bin/busybox /sbin/init \\
+ && printf '::sysinit:/usr/bin/ssh-keygen -A\\n::sysinit:/etc/init.d/ssh start\\n::shutdown:/etc/init.d/ssh stop\\n' >/etc/inittab
+LABEL keepalive.recipe=$hash keepalive.suite=$suite keepalive.variant=$variant
+CMD ["/sbin/init"]
+STOPSIGNAL SIGTERM
+EOF
+  podman build --pull=never -q -t "$image" "$ctx" >/dev/null 2>&1 ||
+    { podman build --pull=never -t "$image" "$ctx" >&2; exit 1; }
+  rm -rf "$ctx"; trap - EXIT
+  podman image prune -f >/dev/null 2>&1 || true
+  say "built $image (recipe $hash)"
   exit 0
 fi
 build_rootfs_tar

@@ -28,6 +28,7 @@ import stat
 import time
 
 from ansible_collections.keepalive.ssh.plugins.module_utils import sessions as rules
+from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import tool_settings
 from ansible_collections.keepalive.ssh.plugins.module_utils.support import Limits
 from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
     Identity,
@@ -178,10 +179,10 @@ def sshd_interval(sshd, path, timeout):
         rc, out, _err = run_bounded([sshd, '-T', '-f', path, '-C', spec], timeout)
         if rc != 0:
             return None
-        for line in out.splitlines():
-            if line.startswith('clientaliveinterval '):
-                return int(line.split()[1])
-        return None
+        try:  # tool_settings: OpenSSH 10.6's sshd -T prints CamelCase keywords
+            return int(tool_settings(out)['clientaliveinterval'][0])
+        except (KeyError, ValueError):
+            return None
     return evaluate
 
 
@@ -203,9 +204,9 @@ def ssh_alive_limit(ssh, timeout):
         rc, out, _err = run_bounded([ssh, '-G', '--', addr], left, limits.identity)
         if rc != 0:
             return None
-        values = dict(line.split(None, 1) for line in out.splitlines() if len(line.split(None, 1)) == 2)
+        values = tool_settings(out)
         try:
-            return int(values['serveraliveinterval']) * int(values['serveralivecountmax'])
+            return int(values['serveraliveinterval'][0]) * int(values['serveralivecountmax'][0])
         except (KeyError, ValueError):
             return None
     return evaluate
@@ -380,8 +381,7 @@ def sshd_listen(sshd, path, timeout):
     rc, out, _err = run_bounded([sshd, '-T', '-f', path], timeout)
     if rc != 0:
         return None
-    return rules.parse_listen([line.split(None, 1)[1] for line in out.splitlines()
-                               if line.startswith('listenaddress ')])
+    return rules.parse_listen(tool_settings(out).get('listenaddress', []))
 
 
 def user_ids(users):

@@ -166,7 +166,10 @@ sshd:
   type: dict
   contains:
     version:
-      description: OpenSSH version of the sshd binary.
+      description:
+        - OpenSSH version of the sshd binary, as it prints it. 9.x's C(sshd -V) has no portable suffix
+          (C(OpenSSH_9.2)); 8.4, which has no C(-V) and prints it in its usage message, and 10.x have one
+          (C(OpenSSH_8.4p1), C(OpenSSH_10.0p2)).
       type: str
       sample: OpenSSH_9.2
     effective:
@@ -327,7 +330,6 @@ sessions:
 import contextlib
 import os
 import pwd
-import re
 
 # first: a clear failure on a too-old target Python instead of a SyntaxError from the engine
 from ansible_collections.keepalive.ssh.plugins.module_utils import target_python  # noqa: F401  pylint: disable=unused-import
@@ -340,6 +342,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     check_patterns,
     client_effective,
     server_effective,
+    tool_settings,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import server_layout
 from ansible_collections.keepalive.ssh.plugins.module_utils import sessionscan
@@ -367,12 +370,14 @@ CONNECTION_KEYS = ('user', 'host', 'addr', 'laddr', 'lport', 'rdomain')
 
 
 def version(module, binary):
-    """'OpenSSH_9.2p1' from '-V' (old sshd print it in their usage message instead)."""
+    """The version as the binary prints it for '-V': 'OpenSSH_9.2' from 9.x's sshd (no portable suffix),
+    'OpenSSH_9.2p1' from ssh; 8.4's sshd has no -V and prints 'OpenSSH_8.4p1' in its usage message."""
     return openssh_version_of(binary, module.params['command_timeout']) or 'unknown'
 
 
 def parse_settings(text):
-    return dict(line.split(None, 1) for line in text.splitlines() if len(line.split(None, 1)) == 2)
+    """{lower-case keyword: first value} of sshd -T / ssh -G output (OpenSSH 10.6's sshd -T prints CamelCase keywords)."""
+    return dict((key, values[0]) for key, values in tool_settings(text).items())
 
 
 def where(info):

@@ -100,3 +100,18 @@ def test_check_mode_is_supported(sshd_tree, hostkey):
     config = sshd_tree('debian12')
     result = run_module('keepalive_info', info_args(config, hostkey), check=True)
     assert result['changed'] is False and 'sshd' in result
+
+
+def test_camel_case_keywords_of_newer_sshd_are_read(sshd_tree, hostkey, tmp_path):
+    """OpenSSH 10.6's sshd -T prints 'ClientAliveInterval 3' where older ones print 'clientaliveinterval 3'."""
+    config = sshd_tree('ubuntu2404-cloud')
+    camel = tmp_path / 'sshd'
+    camel.write_text('#!/bin/sh\n%s "$@" | sed "s/^clientaliveinterval /ClientAliveInterval /; '
+                     's/^clientalivecountmax /ClientAliveCountMax /"\n' % SSHD)
+    camel.chmod(0o755)
+    args = info_args(config, hostkey, expect_server=dict(client_alive_interval=0))
+    args['sshd_binary'] = str(camel)
+    result = run_module('keepalive_info', args)
+    assert result['sshd']['effective']['clientaliveinterval'] == '0'
+    assert result['sshd']['effective']['clientalivecountmax'] == '3'
+    assert result['compliant'] is True, result['drift']

@@ -174,3 +174,18 @@ def test_an_ended_process_waiting_for_its_parent_is_not_signalled_again():
         assert not sessionscan.end_process(proc.pid, start, os.getuid(), 0)   # a zombie: it has ended
     finally:
         proc.wait()
+
+
+def test_camel_case_keywords_of_newer_openssh_are_read(tmp_path):
+    """OpenSSH 10.6's sshd -T prints 'ClientAliveInterval 45' where older ones print lower case; ssh -G's
+    output goes through the same parser."""
+    sshd = tmp_path / 'sshd'
+    sshd.write_text('#!/bin/sh\necho "ClientAliveInterval 45"\necho "ListenAddress 0.0.0.0:2222"\n')
+    sshd.chmod(0o755)
+    ssh = tmp_path / 'ssh'
+    ssh.write_text('#!/bin/sh\necho "ServerAliveInterval 15"\necho "ServerAliveCountMax 4"\n')
+    ssh.chmod(0o755)
+    me = pwd.getpwuid(os.getuid()).pw_name
+    assert sessionscan.sshd_interval(str(sshd), '/etc/ssh/sshd_config', 5)(('alice', '203.0.113.7', '10.0.0.5', 22)) == 45
+    assert sessionscan.sshd_listen(str(sshd), '/etc/ssh/sshd_config', 5) == [('0.0.0.0', 2222)]
+    assert sessionscan.ssh_alive_limit(str(ssh), 5)((me, '192.0.2.1')) == 60
