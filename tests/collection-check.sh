@@ -17,7 +17,7 @@ tarball=$(ls "$out"/keepalive-ssh-*.tar.gz)
 
 # What users get: LICENSE and the runtime parts; never tests, tooling, dotfiles or build debris.
 tar -tzf "$tarball" | sed 's|^\./||' > "$out/contents"
-for required in LICENSE README.md MANIFEST.json FILES.json meta/runtime.yml meta/execution-environment.yml \
+for required in LICENSE docs/README.md MANIFEST.json FILES.json meta/runtime.yml meta/execution-environment.yml \
     meta/ee-requirements.txt bindep.txt \
     plugins/modules/sshd_keepalive.py roles/sshd/tasks/main.yml playbooks/site.yml; do
   grep -qx "$required" "$out/contents" || { echo "tarball lacks $required"; exit 1; }

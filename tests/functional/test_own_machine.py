@@ -209,7 +209,7 @@ OWN_MACHINE = [e for e in doc_examples() if e.kind == 'playbook' and e.data[0].g
 
 def test_the_docs_show_the_own_machine_playbook_next_to_the_fleet_rollout():
     where = sorted(set(os.path.relpath(e.source, ROOT) for e in OWN_MACHINE))
-    assert where == ['README.md', 'docs/client_keepalive.md', 'docs/role_client.md'], where
+    assert where == ['docs/README.md', 'docs/client_keepalive.md', 'docs/role_client.md'], where
 
 
 @pytest.mark.parametrize('example', OWN_MACHINE, ids=lambda e: e.id)

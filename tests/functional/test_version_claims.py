@@ -44,7 +44,7 @@ def test_roles_meta_names_the_suites_run_on_real_hosts():
 
 
 def test_readme_and_support_name_each_version_run_with_its_debian():
-    readme, support = read('README.md'), read('docs', 'support.md')
+    readme, support = read('docs', 'README.md'), read('docs', 'support.md')
     for suite, openssh in scenario_hosts():
         version = openssh.get('version', 'the newest')
         debian = openssh['debian']
