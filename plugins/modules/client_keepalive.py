@@ -319,6 +319,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, 
 from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
     Limits,
     diff_entries,
+    escaped,
     find_binary,
     validate_tree,
 )
@@ -326,7 +327,6 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
     Identity,
     UserFiles,
     UserFileError,
-    printable,
     ssh_g_argv,
 )
 
@@ -342,10 +342,10 @@ def ssh_g(ssh, specs):
     return lambda staged: [ssh_g_argv(ssh, staged, probe) for probe in probes]
 
 
-def collateral_probes(ssh, tree):
-    """'ssh -G' for every name the file's Host/Match lines mention and a few generic ones, before and after."""
-    return [('host %s' % name, lambda staged, name=name: ssh_g_argv(ssh, staged, name))
-            for name in client_probe_hosts(tree)]
+def collateral_probes(ssh, names):
+    """'ssh -G' for every name of keepalive.client_probe_hosts (the file's Host/Match names and a few generic
+    ones), before and after."""
+    return [('host %s' % name, lambda staged, name=name: ssh_g_argv(ssh, staged, name)) for name in names]
 
 
 def managed_keywords(specs):
@@ -365,7 +365,7 @@ def disagreements(specs, outputs):
 
 
 def run_module():
-    module = AnsibleModule(supports_check_mode=True, **CLIENT_SPEC)
+    module = escaped(AnsibleModule(supports_check_mode=True, **CLIENT_SPEC))
     results, skipped = [], []
     label = ''
     try:
@@ -397,9 +397,9 @@ def run_module():
                 if module.params['strict']:
                     raise JobError(skipped[-1]['reason'])
     except InputError as e:
-        module.fail_json(msg=printable(e))
+        module.fail_json(msg=str(e))
     except EXPECTED as e:
-        module.fail_json(msg=printable('%s%s' % (label, e)), skipped_users=skipped)
+        module.fail_json(msg='%s%s' % (label, e), skipped_users=skipped)
     for entry in skipped:
         module.warn('%s: skipped (%s)' % (entry['user'], entry['reason']))
     module.exit_json(**client_result(module.params, results, skipped))
@@ -451,20 +451,22 @@ def edit(module, job, directory, path, name, specs, uid, gid, mode, default_mode
         directory.lock(max(limits.left(), 0.1))
         st = directory.stat(name)
     reader, data = reader_for(module, job, path, limits)
-    with limits.paused():
+    default = command == DEFAULT_VALIDATION
+    with limits.counted():  # the engine's work on a user's file is that user's time (see Limits.counted)
         plan = ClientPlan(job, specs, path, file_mode(st), mode, default_mode, **reader)
+        names = client_probe_hosts(plan.tree) if default and plan.changed else ()
+        result = plan.result()
     # OpenSSH's words are quoted only for the managed file, and for a user's only when it is theirs
     shown = [path] if identity is None or st is None or st.st_uid == identity.uid else []
-    if command == DEFAULT_VALIDATION and plan.changed:
+    if default and plan.changed:
         ssh = find_binary(module, module.params['ssh_binary'], 'ssh_binary', 'openssh-client')
-        outputs = validate_tree(module, plan.tree, ssh_g(ssh, specs), probes=collateral_probes(ssh, plan.tree),
+        outputs = validate_tree(module, plan.tree, ssh_g(ssh, specs), probes=collateral_probes(ssh, names),
                                 managed_keywords=managed_keywords(specs), managed_files=shown, limits=limits)
         for warning in disagreements(specs, outputs):
             plan.report.warn(warning)
     elif command is not None and plan.changed:
         # the admin's command, but on a user's content: run as that user too (their Match exec, their rights)
         validate_tree(module, plan.tree, custom(command), managed_files=shown, limits=limits)
-    result = plan.result()
     main = plan.tree.main
     if plan.changed and not module.check_mode:
         # the edit was made from the bytes read at the start: a file changed since then is not replaced
@@ -479,7 +481,7 @@ def edit(module, job, directory, path, name, specs, uid, gid, mode, default_mode
         except OSError as e:
             raise JobError('could not write %s: %s; the file is unchanged' % (path, e.strerror or e))
     for msg in plan.warnings():
-        module.warn(printable(msg))
+        module.warn(msg)
     if module._diff:
         result['diff'] = diff_entries([main] if plan.changed else [])
     return result

@@ -218,7 +218,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import ser
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, ConfigError, Tree
 from ansible_collections.keepalive.ssh.plugins.module_utils.staging import Stage
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import check_limits, unexpected
-from ansible_collections.keepalive.ssh.plugins.module_utils.support import Limits, find_binary
+from ansible_collections.keepalive.ssh.plugins.module_utils.support import Limits, escaped, find_binary
 from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
     MAX_BYTES,
     TIMEOUT,
@@ -308,7 +308,7 @@ def client_values(module, ssh, wrapper, trees, name, entry, expected, drift, lim
         raise UserFileError('ssh -G could not read the configuration: %s' % reduce_openssh_error(err, unstage))
     values = parse_settings(out)
     sources = {}
-    with limits.paused():  # the engine's own (linear) work is not the user's time
+    with limits.counted():  # the engine's work on the user's files is the user's time too
         for tree in trees:
             for keyword, info in client_effective(tree, name).items():
                 sources.setdefault(keyword, info)
@@ -344,7 +344,7 @@ def client_side(module, p, ssh, entry, drift):
     try:
         files = UserFiles.read(identity, paths, SSH, p['max_file_size'], limits.left())
         exists = files.data(config) is not None
-        with limits.paused():
+        with limits.counted():
             trees = [Tree(x, SSH, **files.reader()) for x in paths if files.data(x) is not None]
         # -F replaces both files: staged copies, included in ssh's order (user, then system) from a
         # wrapper, in a directory only the user can read
@@ -380,7 +380,7 @@ def deprecated(name):
 
 
 def main():
-    module = AnsibleModule(
+    module = escaped(AnsibleModule(
         argument_spec=dict(
             path=dict(type='path', default='/etc/ssh/sshd_config', aliases=['sshd_config'],
                       deprecated_aliases=deprecated('sshd_config')),
@@ -403,7 +403,7 @@ def main():
             strict=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
-    )
+    ))
     p = module.params
     try:
         check_limits(p)

@@ -246,6 +246,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import Safe
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import ConfigError
 from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
     diff_entries,
+    escaped,
     find_binary,
     validate_tree,
 )
@@ -324,7 +325,7 @@ def replace_files(module, docs, backup):
 
 
 def run_module():
-    module = AnsibleModule(supports_check_mode=True, **SERVER_SPEC)
+    module = escaped(AnsibleModule(supports_check_mode=True, **SERVER_SPEC))
     p = module.params
     path = p['path']
     try:

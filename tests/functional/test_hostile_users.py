@@ -6,9 +6,11 @@ not put one byte of a root-only secret in its output, finish within the limit, a
 other user.  The hostile user is kamallory, the bystander katrent (made like the fleet's users; users of
 their own, so other suites that reset kaalice's home never race this one).
 """
+import glob
 import json
 import os
 import pwd
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -130,6 +132,21 @@ def config_is_symlink(pw, secret):
     os.symlink(secret, os.path.join(pw.pw_dir, '.ssh', 'config'))
 
 
+def b36(number):
+    digits = ''
+    while True:
+        number, digit = divmod(number, 36)
+        digits = '0123456789abcdefghijklmnopqrstuvwxyz'[digit] + digits
+        if not number:
+            return digits
+
+
+def huge_config(names=174000, per_line=1000):
+    """Just under 1 MiB (max_file_size): 174,000 distinct Host names, 1,000 per Host line."""
+    return ''.join('Host %s\n    User u\n' % ' '.join('h' + b36(line * per_line + i) for i in range(per_line))
+                   for line in range(names // per_line))
+
+
 CLASSES = [match_exec, include_root_only, symlink_to_root_only, tilde_is_the_users_home, fifo, fifo_glob,
            dev_zero, sparse, sleeper, star_pattern, unparsable, root_only_file_in_home, config_is_symlink]
 # classes after which the hostile user's file is still usable (the others are skipped with a reason)
@@ -145,7 +162,12 @@ def run_full(name, args):
     start = time.time()
     try:
         proc = start_module(name, args, argfile, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        out, err = proc.communicate(timeout=LIMIT * 6 + MARGIN * 3)
+        try:
+            out, err = proc.communicate(timeout=LIMIT * 6 + MARGIN * 3)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # a run past every limit fails the test; it must not go on as root after it
+            proc.communicate()
+            raise
     finally:
         os.unlink(argfile)
     return json.loads(out), out + err, time.time() - start
@@ -321,3 +343,98 @@ def test_linear_pattern_match_on_the_host_engine():
     assert match_pattern('bastion', '*' * 9999 + 'n')
     # a backtracking regex needs minutes for 60 stars; 2 s is a margin for a loaded box, not a benchmark
     assert time.time() - start < 2
+
+
+def test_huge_config_costs_its_user_at_most_their_budget(people):
+    """174,000 Host names: every step is linear in the file or counted against the user's one budget
+    (command_timeout); the budget is spent on the no-collateral ssh -G runs, the user is skipped for it and
+    the other user converges, the whole run within the limit."""
+    hostile, bystander = people
+    text = huge_config()
+    assert 0.9 * 1024 * 1024 < len(text) <= 1024 * 1024
+    user_file(hostile, 'config', text)
+    skipped, _raw, elapsed = client_path(hostile, bystander)
+    assert skipped == [hostile.pw_name] and elapsed < LIMIT * 2 + MARGIN, (skipped, elapsed)
+
+
+def processes_of(pw):
+    """The user's live processes, '(pid) command' (a zombie is already dead: no parent reaped it yet)."""
+    out = subprocess.run(['ps', '-u', str(pw.pw_uid), '-o', 'pid=,stat=,args='], capture_output=True, text=True,
+                         check=False).stdout
+    return [line.split(None, 2)[0] + ' ' + line.split(None, 2)[-1] for line in out.splitlines()
+            if line.split()[1:2] and not line.split()[1].startswith('Z')]
+
+
+def test_no_process_outlives_a_killed_module(people, secret):
+    """The module dies by SIGKILL (nothing of ours can clean up) while the user's ssh -G runs their Match
+    exec: the kernel and the group's watcher end ssh and the command it started."""
+    hostile, bystander = people
+    sleeper(hostile, secret)
+    deadline = time.time() + 5
+    while processes_of(hostile) and time.time() < deadline:  # what earlier runs killed is gone
+        time.sleep(0.1)
+    fd, argfile = tempfile.mkstemp(prefix='keepalive-args-', suffix='.json')
+    os.close(fd)
+    start = time.time()
+    proc = start_module('client_keepalive', dict(users=[dict(name=hostile.pw_name, hosts=HOSTS)],
+                                                 command_timeout=300), argfile,
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + MARGIN
+        while not any('sleep 100000' in p for p in processes_of(hostile)) and time.time() < deadline:
+            time.sleep(0.1)
+        assert any('sleep 100000' in p for p in processes_of(hostile)), 'the user\'s Match exec never ran'
+        proc.kill()
+        proc.wait()
+        deadline = time.time() + 5
+        while processes_of(hostile) and time.time() < deadline:
+            time.sleep(0.1)
+        left = processes_of(hostile)
+    finally:
+        os.unlink(argfile)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for private in glob.glob('/tmp/keepalive-%s-*' % hostile.pw_name):
+            if os.lstat(private).st_mtime >= start - 1:  # the killed run's staging directory
+                shutil.rmtree(private)
+        for process in processes_of(hostile):  # what this test started as the user, by id
+            try:
+                os.kill(int(process.split()[0]), 9)
+            except OSError:
+                pass
+    assert not left, 'processes of the run outlived the module: %s' % left
+
+
+# an OSC title change, a screen clear, a colour, a backspace, a CR that overwrites the line, C1 controls
+CONTROLS = '\x1b]0;owned\x07\x1b[2J\x1b[31m\x08\x9b1m'
+COMMENT = CONTROLS + '\rfake line\x85\x1c'
+
+
+def raw_controls(value, key=None):
+    """Every string of a result holding a control character (a diff's before/after may break lines)."""
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in raw_controls(k) + raw_controls(v, k)]
+    if isinstance(value, list):
+        return [s for v in value for s in raw_controls(v)]
+    if isinstance(value, str):
+        allowed = '\n\t' if key in ('before', 'after') else ''
+        return [value] if any(not c.isprintable() and c not in allowed for c in value) else []
+    return []
+
+
+@pytest.mark.parametrize('state', ['present', 'absent'])
+def test_control_characters_of_a_users_files_are_escaped(people, state):
+    """Lines and file names of a user's files reach the result (diff, messages, removed, effective,
+    warnings) only escaped: with --diff, Ansible prints them on the admin's terminal."""
+    hostile, bystander = people
+    user_file(hostile, 'inc' + CONTROLS, 'Host *\n    ServerAliveInterval 5\n')
+    user_file(hostile, 'config', '# %s\nInclude ~/.ssh/inc*\nHost bastion\n    ServerAliveInterval 30\n'
+              '    ServerAliveCountMax 20\n' % COMMENT)
+    hosts = HOSTS if state == 'present' else [dict(pattern='bastion')]
+    result, _raw, _elapsed = run_full('client_keepalive', dict(users=[dict(name=hostile.pw_name, hosts=hosts,
+                                                                          state=state)]))
+    assert not result.get('failed') and not result['skipped_users'], result
+    assert raw_controls(result) == []
+    # the texts did get through, escaped
+    assert '\\x1b]0;owned\\x07' in result['diff'][0]['before'] and '\\rfake line' in result['diff'][0]['before']
