@@ -242,11 +242,10 @@ class Session:
                     self.selector.unregister(stream)
                 except (KeyError, ValueError):
                     pass
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
+        try:  # also when ssh has ended: its group's watcher (lifeline) goes with it
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

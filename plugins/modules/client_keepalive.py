@@ -42,6 +42,8 @@ options:
       - Without O(user), new files are owned by the user running the module.
       - Without O(user), a file a local user controls (the file or a directory above it is theirs, or
         it is below their home) is read and checked as that user, never as root; an error fails the task.
+        So is a file whose C(Include)s reach a file or directory root does not control alone (it is read as
+        the owner of the first one, or refused when group or others may write it).
     type: path
   system_config:
     description:
@@ -164,8 +166,8 @@ options:
   command_timeout:
     description:
       - Seconds one user's files may cost in all, the wait for another run's lock on the user's C(.ssh)
-        directory, the read and every C(ssh -G) together; the whole process group is killed after that
-        and the user is skipped (see O(strict)).
+        directory, the read, the engine's work on the files and every C(ssh -G) together; the whole
+        process group is killed after that and the user is skipped (see O(strict)).
     type: int
     default: 30
   max_file_size:
@@ -293,6 +295,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     CLIENT_KEYWORDS,
     InputError,
+    apply_client,
     client_probe_hosts,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
@@ -300,7 +303,9 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     DEFAULT_VALIDATION,
     ClientPlan,
     JobError,
+    NotRootsAlone,
     adopt_owner,
+    check_home,
     unexpected,
     client_result,
     check_limits,
@@ -310,12 +315,13 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     host_specs,
     jobs,
     parse_mode,
+    roots_reader,
     skip_entry,
     target,
     validation,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath
-from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, ConfigError
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, ConfigError, Document, Tree
 from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
     Limits,
     diff_entries,
@@ -384,6 +390,8 @@ def run_module():
             label = job['label']
             prepared.append((job, specs, target(job, module.params['drop_in'])))
         check_limits(module.params)
+        if command == DEFAULT_VALIDATION:
+            check_requested(module, [(job['prefix'], specs) for job, specs, _where in prepared if job['user']])
         for job, specs, where in prepared:
             label = job['label']
             try:
@@ -405,7 +413,24 @@ def run_module():
     module.exit_json(**client_result(module.params, results, skipped))
 
 
-EXPECTED = (JobError, UnsafePath, UserFileError, ConfigError)
+EXPECTED = (JobError, UnsafePath, UserFileError, ConfigError, NotRootsAlone)
+
+
+def check_requested(module, requests):
+    """The requested blocks alone, in an otherwise empty file, checked with ssh -G as root (their text is
+    the admin's, nothing of a user's): a rejection is the admin's input error and fails the task, where
+    it would otherwise be every user's candidate rejected and every user skipped.  ``requests``:
+    (parameter prefix, specs) of each user's job; each distinct request is checked once."""
+    seen = set()
+    for prefix, specs in requests:
+        key = repr([(s.patterns, sorted(s.settings.items()), s.state) for s in specs])
+        if key in seen or not any(s.state == 'present' for s in specs):
+            continue
+        seen.add(key)
+        ssh = find_binary(module, module.params['ssh_binary'], 'ssh_binary', 'openssh-client')
+        tree = Tree('/%shosts' % prefix, SSH, loader=lambda p: Document('', SSH, p), matcher=lambda p: [])
+        apply_client(tree, specs)
+        validate_tree(module, tree, ssh_g(ssh, specs), limits=Limits(None, module.params['command_timeout']))
 
 
 def run_job(module, job, specs, where, command):
@@ -418,6 +443,8 @@ def run_job(module, job, specs, where, command):
     path = os.path.join(trusted, relative)
     if os.path.isdir(path) and not os.path.islink(path):
         raise JobError('path=%s is a directory; give the ssh_config file itself' % path)
+    if job['user']:
+        check_home(trusted, uid)
     create = None if module.check_mode else (uid, gid, 0o700)
     try:
         directory = SafeDir(trusted, directory_part, create=create)
@@ -437,7 +464,7 @@ def reader_for(module, job, path, limits):
 
     (reader, the bytes of ``path`` the plan is made from or None when root reads them itself later)."""
     if not job['user']:
-        return {}, None
+        return roots_reader(SSH), None
     files = UserFiles.read(limits.identity, [path], SSH, module.params['max_file_size'], limits.left())
     return files.reader(), files.data(path)
 

@@ -217,7 +217,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import DEPRECA
 from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import server_layout
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, ConfigError, Tree
 from ansible_collections.keepalive.ssh.plugins.module_utils.staging import Stage
-from ansible_collections.keepalive.ssh.plugins.module_utils.plans import check_limits, unexpected
+from ansible_collections.keepalive.ssh.plugins.module_utils.plans import NotRootsAlone, check_limits, roots_reader, unexpected
 from ansible_collections.keepalive.ssh.plugins.module_utils.support import Limits, escaped, find_binary
 from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
     MAX_BYTES,
@@ -258,6 +258,11 @@ def server_side(module, p, drift):
     if not os.path.isfile(path):
         module.fail_json(msg="path=%s does not exist; give the sshd_config file, or path='' to skip the server side"
                              % p['path'])
+    try:  # sshd -T reads it as root: only a tree root alone controls (plans.roots_reader)
+        tree = Tree(path, SSHD, base_dir=p['include_base'], **roots_reader(SSHD))
+        tree.files()
+    except (ConfigError, NotRootsAlone) as e:
+        module.fail_json(msg='%s: %s' % (path, e))
     argv = [sshd, '-T', '-f', path]
     conn = p['connection'] or {}
     unknown = set(conn) - set(CONNECTION_KEYS)
@@ -276,10 +281,7 @@ def server_side(module, p, drift):
         module.fail_json(msg='sshd -T could not read %s: %s' % (path, (err or out).strip()), rc=rc, cmd=' '.join(argv))
     effective = dict((k, v) for k, v in parse_settings(out).items()
                      if k in ('clientaliveinterval', 'clientalivecountmax', 'tcpkeepalive'))
-    try:
-        sources = server_effective(Tree(path, SSHD, base_dir=p['include_base']), SERVER_KEYWORDS)
-    except ConfigError as e:
-        module.fail_json(msg='%s: %s' % (path, e))
+    sources = server_effective(tree, SERVER_KEYWORDS)
     for option, keyword in SERVER_EXPECT.items():
         want = (p['expect_server'] or {}).get(option)
         got = effective.get(keyword.lower())

@@ -29,7 +29,10 @@ requirements:
   - OpenSSH C(sshd) on the target (for validation with C(sshd -t))
 options:
   path:
-    description: Main sshd configuration file (the file this module manages, with the files it includes).
+    description:
+      - Main sshd configuration file (the file this module manages, with the files it includes).
+      - C(sshd -t) and C(sshd -T) read it as root, so a file whose C(Include)s reach a file or directory root
+        does not control alone (another owner, or writable by group or others) is refused with the reason.
     type: path
     default: /etc/ssh/sshd_config
   client_alive_interval:
@@ -230,7 +233,9 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import Inp
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     DEFAULT_VALIDATION,
     SERVER_SPEC,
+    NotRootsAlone,
     command_for,
+    roots_reader,
     server_plan,
     server_result,
     server_settings,
@@ -243,7 +248,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import (
     server_layout,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath
-from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import ConfigError
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSHD, ConfigError
 from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
     diff_entries,
     escaped,
@@ -349,8 +354,9 @@ def run_module():
     with SafeDir(os.path.dirname(path) or '.') as directory:
         try:
             directory.lock()
-            tree, report = server_plan(p, settings, layout)
-        except (InputError, ConfigError, UnsafePath) as e:
+            # sshd -T and -t read it as root: only a tree root alone controls (plans.roots_reader)
+            tree, report = server_plan(p, settings, layout, **roots_reader(SSHD))
+        except (InputError, ConfigError, UnsafePath, NotRootsAlone) as e:
             module.fail_json(msg='%s: %s' % (path, e))
         changed_docs = tree.changed_docs()
         if changed_docs and command is not None:

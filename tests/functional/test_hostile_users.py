@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from kalib import start_module
+from kalib import huge_config, start_module
 from fleet import ensure_users  # noqa: E402  pylint: disable=wrong-import-order
 
 HOSTS = [dict(pattern='bastion', server_alive_interval=30, server_alive_count_max=20),
@@ -130,21 +130,6 @@ def root_only_file_in_home(pw, secret):
 
 def config_is_symlink(pw, secret):
     os.symlink(secret, os.path.join(pw.pw_dir, '.ssh', 'config'))
-
-
-def b36(number):
-    digits = ''
-    while True:
-        number, digit = divmod(number, 36)
-        digits = '0123456789abcdefghijklmnopqrstuvwxyz'[digit] + digits
-        if not number:
-            return digits
-
-
-def huge_config(names=174000, per_line=1000):
-    """Just under 1 MiB (max_file_size): 174,000 distinct Host names, 1,000 per Host line."""
-    return ''.join('Host %s\n    User u\n' % ' '.join('h' + b36(line * per_line + i) for i in range(per_line))
-                   for line in range(names // per_line))
 
 
 CLASSES = [match_exec, include_root_only, symlink_to_root_only, tilde_is_the_users_home, fifo, fifo_glob,
@@ -438,3 +423,76 @@ def test_control_characters_of_a_users_files_are_escaped(people, state):
     assert raw_controls(result) == []
     # the texts did get through, escaped
     assert '\\x1b]0;owned\\x07' in result['diff'][0]['before'] and '\\rfake line' in result['diff'][0]['before']
+
+
+@pytest.fixture
+def admin_dir():
+    """A directory only root controls, that every user can read (as /etc/ssh is)."""
+    path = tempfile.mkdtemp(prefix='.keepalive-admin-', dir='/home')
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+def users_include_dir(pw, secret):
+    """A directory the user writes, with their Match exec and a symlink to a root-only file."""
+    directory = os.path.join(pw.pw_dir, '.ssh', 'conf.d')
+    os.mkdir(directory, 0o755)
+    os.chown(directory, pw.pw_uid, pw.pw_gid)
+    with open(os.path.join(directory, 'a.conf'), 'w') as f:
+        f.write('Match exec "id -u > %s"\n    User x\n' % ARTIFACT)
+    os.symlink(secret, os.path.join(directory, 'b.conf'))
+    return directory
+
+
+@pytest.mark.parametrize('module', ['client_keepalive', 'keepalive_info'])
+def test_admin_file_including_a_users_directory_is_not_evaluated_as_root(people, secret, admin_dir, module):
+    """A root-owned file given by path (no user:) that Includes a directory a user writes: the user's
+    Match exec never runs as root, and nothing of the root-only file the symlink names comes out."""
+    hostile, _bystander = people
+    directory = users_include_dir(hostile, secret)
+    config = os.path.join(admin_dir, 'ssh_config')
+    with open(config, 'w') as f:
+        f.write('Include %s/*.conf\nHost *\n    User admin\n' % directory)
+    if module == 'client_keepalive':
+        args = dict(path=config, hosts=HOSTS, command_timeout=LIMIT)
+    else:  # its client side reads the system file as each user; its server side is test_sshd_tree_...
+        args = dict(path='', system_config=config, users=[dict(name=hostile.pw_name)], command_timeout=LIMIT)
+    result, raw, _elapsed = run_full(module, args)
+    assert SECRET not in raw and 'KEEPALIVE-SECRET' not in raw
+    if os.path.lexists(ARTIFACT):
+        with open(ARTIFACT) as f:
+            assert f.read().strip() == str(hostile.pw_uid), 'the user\'s Match exec ran as root'
+    if module == 'client_keepalive':  # evaluated as the owner of the directory, as their own file is
+        assert result.get('failed') or os.lstat(ARTIFACT).st_uid == hostile.pw_uid, result
+
+
+@pytest.mark.parametrize('module', ['sshd_keepalive', 'keepalive_info'])
+def test_sshd_tree_including_a_users_directory_is_refused(people, secret, tmp_path, hostkey, module):
+    """sshd -T can only run as root: an sshd_config whose Include reaches a directory a user writes
+    is refused, with the reason, before sshd reads it."""
+    hostile, _bystander = people
+    directory = users_include_dir(hostile, secret)
+    config = tmp_path / 'sshd_config'
+    config.write_text('HostKey %s\nInclude %s/*.conf\n' % (hostkey, directory))
+    if module == 'sshd_keepalive':
+        args = dict(path=str(config), client_alive_interval=60, command_timeout=LIMIT)
+    else:
+        args = dict(path=str(config), system_config='', command_timeout=LIMIT)
+    result, raw, _elapsed = run_full(module, args)
+    assert SECRET not in raw and 'KEEPALIVE-SECRET' not in raw
+    assert result.get('failed') and '%s belongs to uid %d' % (directory, hostile.pw_uid) in result['msg'], result
+    assert not os.path.lexists(ARTIFACT)
+
+
+def test_probe_says_the_user_cannot_read_their_include(people, secret):
+    """The controller-side probe hands the host to the module saying what happened (the user may not read
+    a file of their tree), not that a tool is missing."""
+    from ansible_collections.keepalive.ssh.plugins.action.client_keepalive import ActionModule
+    hostile, _bystander = people
+    root_only_file_in_home(hostile, secret)
+    action = ActionModule.__new__(ActionModule)
+    args = dict(users=[dict(name=hostile.pw_name, hosts=HOSTS)], command_timeout=LIMIT)
+    result, why, _snapshot = action.decision(action.validated(args), local_sh, False)
+    inc = os.path.join(hostile.pw_dir, '.ssh', 'inc')
+    assert result is None and why.startswith('%s: Permission denied' % inc), why

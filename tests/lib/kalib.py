@@ -115,3 +115,18 @@ def reachable_by_users(path):
     while path not in ('/', tempfile.gettempdir()):
         os.chmod(path, os.stat(path).st_mode | 0o055)
         path = os.path.dirname(path)
+
+
+def b36(number):
+    digits = ''
+    while True:
+        number, digit = divmod(number, 36)
+        digits = '0123456789abcdefghijklmnopqrstuvwxyz'[digit] + digits
+        if not number:
+            return digits
+
+
+def huge_config(names=174000, per_line=1000):
+    """Just under 1 MiB (max_file_size): 174,000 distinct Host names, 1,000 per Host line."""
+    return ''.join('Host %s\n    User u\n' % ' '.join('h' + b36(line * per_line + i) for i in range(per_line))
+                   for line in range(names // per_line))
