@@ -322,11 +322,13 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, ConfigError, Document, Tree
+from ansible_collections.keepalive.ssh.plugins.module_utils.staging import Stage
 from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
     Limits,
     diff_entries,
     escaped,
     find_binary,
+    run_tool,
     validate_tree,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
@@ -430,7 +432,14 @@ def check_requested(module, requests):
         ssh = find_binary(module, module.params['ssh_binary'], 'ssh_binary', 'openssh-client')
         tree = Tree('/%shosts' % prefix, SSH, loader=lambda p: Document('', SSH, p), matcher=lambda p: [])
         apply_client(tree, specs)
-        validate_tree(module, tree, ssh_g(ssh, specs), limits=Limits(None, module.params['command_timeout']))
+        stage = Stage(tree, tmpdir=module.tmpdir)
+        with stage as staged:
+            for argv in ssh_g(ssh, specs)(staged):
+                rc, _out, err = run_tool(module, argv, Limits(None, module.params['command_timeout']))
+                if rc != 0:
+                    said = [line for line in stage.unstage(err).splitlines() if line.strip()] or ['exit %d' % rc]
+                    raise InputError('%shosts: ssh rejects the requested blocks on their own, in an empty file '
+                                     '(ssh -G %s): %s' % (prefix, argv[-1], said[0]))
 
 
 def run_job(module, job, specs, where, command):

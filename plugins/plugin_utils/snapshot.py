@@ -500,9 +500,11 @@ class Snapshot:
         chain = [directory] + ancestors(directory)
         self.require([('o', path) for path in chain])  # in one round
         for path in chain:
-            if self.owned(path).kind != 'dir':
+            if self.owned(path).kind not in ('dir', 'missing'):
                 raise Unsupported('%s is not a directory' % path)
-        problem = root_alone([(path, True, self.owned(path).mode, self.owned(path).uid) for path in chain])
+        # a missing one: the directory above decides who may create it (as plans._local_chain)
+        problem = root_alone([(path, True, self.owned(path).mode, self.owned(path).uid) for path in chain
+                              if self.owned(path).kind == 'dir'])
         if problem:  # the module's rule (plans.root_alone), on what root's shell saw
             raise Unsupported('%s is not a directory only root controls' % problem[0])
 

@@ -56,5 +56,5 @@ def test_admin_typo_in_a_users_job_fails_the_task(user, host):
     instead of every user's candidate being rejected and every user skipped."""
     result = run_module('client_keepalive', dict(users=[dict(name=user.pw_name, hosts=[host])]))
     assert result.get('failed') and 'users[0].hosts' in result['msg'] and not result.get('skipped_users'), result
-    assert 'our change would make ssh reject' in result['msg'], result
+    assert 'ssh rejects the requested blocks on their own' in result['msg'], result
     assert not os.path.exists(os.path.join(user.pw_dir, '.ssh', 'config'))
