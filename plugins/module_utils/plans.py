@@ -358,11 +358,11 @@ class NotRootsAlone(Exception):
     def __init__(self, path, uid):
         self.path, self.uid = path, uid
         if uid is None:
-            why = 'group or others may write %s' % path
+            self.why = 'group or others may write %s' % path
         else:
-            why = '%s belongs to uid %d' % (path, uid)
+            self.why = '%s belongs to uid %d' % (path, uid)
         super(NotRootsAlone, self).__init__('%s; root reads and evaluates (sshd -T, ssh -G) a file only where '
-                                            'root alone controls it and every directory above it' % why)
+                                            'root alone controls it and every directory above it' % self.why)
 
 
 def root_alone(chain, owners=(0,)):
@@ -414,7 +414,7 @@ def check_home(trusted, uid):
         check_roots_alone(trusted, owners=(0, uid))
     except NotRootsAlone as e:
         raise JobError('%s: %s; root writes a user\'s files only below a directory root and that user '
-                       'alone control' % (trusted, str(e).split(';')[0]))
+                       'alone control' % (trusted, e.why))
 
 
 def _static_dir(pattern):

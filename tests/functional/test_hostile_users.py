@@ -417,8 +417,8 @@ def test_control_characters_of_a_users_files_are_escaped(people, state):
     user_file(hostile, 'config', '# %s\nInclude ~/.ssh/inc*\nHost bastion\n    ServerAliveInterval 30\n'
               '    ServerAliveCountMax 20\n' % COMMENT)
     hosts = HOSTS if state == 'present' else [dict(pattern='bastion')]
-    result, _raw, _elapsed = run_full('client_keepalive', dict(users=[dict(name=hostile.pw_name, hosts=hosts,
-                                                                          state=state)]))
+    args = dict(users=[dict(name=hostile.pw_name, hosts=hosts, state=state)])
+    result, _raw, _elapsed = run_full('client_keepalive', args)
     assert not result.get('failed') and not result['skipped_users'], result
     assert raw_controls(result) == []
     # the texts did get through, escaped
