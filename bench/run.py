@@ -46,7 +46,7 @@ def env(forks):
 
 def users_var(fleet):
     """3 users x 5 profiles on every host, config paths inside each host's own tree."""
-    return [{'name': u, 'config': '%s/hosts/{{ inventory_hostname }}/home/%s/.ssh/config' % (fleet.root, u),
+    return [{'name': u, 'path': '%s/hosts/{{ inventory_hostname }}/home/%s/.ssh/config' % (fleet.root, u),
              'profiles': ['bastion', 'prod', 'internal', 'home', 'default']} for u in BENCH_USERS]
 
 

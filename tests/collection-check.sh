@@ -28,6 +28,15 @@ if grep -E "$dev_only" "$out/contents"; then
 fi
 echo "ok: $(basename "$tarball") has $(wc -l < "$out/contents") entries, LICENSE included, no dev-only files"
 
+# Users' docs only: nothing shipped points at the developers' make targets, tests/, tools/ or CI (those
+# are in DEVELOPING.md and docs/dev/ of the source repository, which do not ship).
+mkdir "$out/unpacked" && tar -xzf "$tarball" -C "$out/unpacked"
+dev_pointer='(^|[^a-z-])make (test|demo|deps|bench)|`make|(^|[^a-z_])(tests|tools)/|\.ci/'
+if grep -rnE --exclude=FILES.json --exclude=MANIFEST.json "$dev_pointer" "$out/unpacked"; then
+  echo "the shipped files above point at development-only make targets, tests/, tools/ or .ci/"; exit 1
+fi
+echo "ok: nothing shipped points at make, tests/, tools/ or .ci/"
+
 ansible-galaxy collection install --force -p "$out/installed" "$tarball" >/dev/null
 export ANSIBLE_COLLECTIONS_PATH=$out/installed
 installed=$out/installed/ansible_collections/keepalive/ssh
@@ -46,6 +55,18 @@ for name in $filters; do  # an undocumented filter fails here
     || { echo "ansible-doc -t filter $name failed"; exit 1; }
 done
 echo "ok: ansible-doc -t filter renders every filter from the installed tarball"
+
+# The collection's docsite as the Ansible package builds it: plugin docs and extra docs
+# (docs/docsite/extra-docs.yml, links.yml) pass antsibull-docs' lint, and the RST builds.
+(cd "$installed" && antsibull-docs lint-collection-docs --plugin-docs .) \
+  || { echo "antsibull-docs lint-collection-docs failed"; exit 1; }
+mkdir -m 0700 "$out/docsite"
+antsibull-docs collection --use-current --dest-dir "$out/docsite" keepalive.ssh >/dev/null \
+  || { echo "antsibull-docs collection failed"; exit 1; }
+[ -f "$out/docsite/collections/keepalive/ssh/docsite/guide.rst" ] \
+  && [ -f "$out/docsite/collections/keepalive/ssh/sshd_keepalive_module.rst" ] \
+  || { echo "antsibull-docs built no docsite"; exit 1; }
+echo "ok: the docsite lints and builds with antsibull-docs from the installed tarball"
 
 # The playbooks from the installed collection against real sshd processes on loopback.
 python tools/fleet.py up --root "$fleet_root" --size 2 --port 2922 --net 127.49 --scenarios cloud,debian >/dev/null

@@ -8,6 +8,8 @@
 4. audit again: every host compliant;
 5. roll out once more: nothing changes (changed=0);
 6. stop every sshd it started — also on Ctrl-C — and print where the reports are.
+   The audit after the rollout also looks at the live sessions (keepalive_audit_sessions): one line per
+   host with its SSH sessions by class (Ansible's own login among them) and its users' stale ssh clients.
 
 7. with --idle-proof: measure a simulated path that forgets idle connections (keepalive.ssh.idle_probe)
    and show, one line per case, that the roles' keepalives keep an idle session alive on it.
@@ -86,13 +88,30 @@ class BatchProgress:
         self.hosts, self.changed, self.failed = set(), set(), []
 
 
-def audit(fleet, env, out_dir):
+def audit(fleet, env, out_dir, *extra):
     def show(line):
         if line.startswith('        "') and not line.startswith('        "report'):
             print('  ' + json.loads(line.strip().rstrip(',')), flush=True)
-    rc, _recap = playbook('audit', fleet, env, '-e', 'keepalive_report_dir=%s' % out_dir, show=show)
+    rc, _recap = playbook('audit', fleet, env, '-e', 'keepalive_report_dir=%s' % out_dir, *extra, show=show)
     with open(os.path.join(out_dir, 'keepalive-report.json')) as f:
         return rc, json.load(f)
+
+
+# the live sessions of the fleet's users (every user's clients would be this whole machine's)
+SESSIONS = json.dumps({'keepalive_audit_sessions': True,
+                       'keepalive_audit_session_options': {'users': list(fleet_module.USERS)}})
+
+
+def sessions_line(row):
+    """One host of the sessions view: its SSH sessions by class, and its users' stale clients."""
+    if not isinstance(row.get('sessions'), int):
+        return '%-10s %s' % (row['host'], row.get('sessions') or 'no sessions view')
+    users = sorted({s['user'] for s in row['detail']['sessions']['server']})
+    return ('%-10s %d session(s) (%s): %d active, %d idle kept alive, %d at risk, %d unanswered; '
+            '%d stale client(s), %d dead ControlMaster socket(s)'
+            % (row['host'], row['sessions'], ', '.join(users) or '-', row['sessions_active'],
+               row['sessions_kept_alive'], row['sessions_at_risk'], row['sessions_unresponsive'],
+               row['stale_clients'], row['dead_control_sockets']))
 
 
 def interrupt(signum, frame):
@@ -144,7 +163,10 @@ def main(argv=None):
         summary['rollout_changed_hosts'] = sum(1 for r in recap.values() if r['changed'])
 
         print('\n== audit after the rollout', flush=True)
-        _rc, after = audit(fleet, env, os.path.join(args.out, 'after'))
+        _rc, after = audit(fleet, env, os.path.join(args.out, 'after'), '-e', SESSIONS)
+        print('\n== live sessions after the rollout (keepalive_audit_sessions=true)', flush=True)
+        for row in after:
+            print('  ' + sessions_line(row), flush=True)
 
         print('\n== second rollout (must change nothing)', flush=True)
         rc2, recap2 = playbook('site', fleet, env)
@@ -156,6 +178,7 @@ def main(argv=None):
             hosts=args.size,
             compliant_before=sum(1 for r in before if r['compliant'] == 'yes'),
             compliant_after=sum(1 for r in after if r['compliant'] == 'yes'),
+            sessions_after=dict((r['host'], r.get('sessions')) for r in after),
             seconds=round(time.time() - started, 1))
         with open(os.path.join(args.out, 'summary.json'), 'w') as f:
             json.dump(summary, f, indent=2)

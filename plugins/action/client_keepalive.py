@@ -17,6 +17,8 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     client_warnings,
     host_specs,
     jobs,
+    nothing_as_root,
+    own_file_wanted,
     parse_mode,
     target,
     validation,
@@ -95,12 +97,31 @@ class ActionModule(NoOpAwareAction):
                 dirs.append(os.path.join(dirs[-1], part))
         return dirs, os.path.join(trusted, relative), default_mode
 
+    @staticmethod
+    def _host_user():
+        """jobs()'s ``me``: whom the module runs as is the host's to say, not the controller's."""
+        raise Unsupported('the module knows whom it runs as')
+
+    def _root_for_sure(self):
+        """The module will run as root: become to root by a method that switches users, or a local connection
+        from a controller running as root without become.  Anything else only the host can tell."""
+        context = getattr(self, '_play_context', None)
+        if context is None:
+            return False
+        if context.become:
+            return context.become_method in ('sudo', 'su', 'doas') and (context.become_user or 'root') == 'root'
+        return getattr(self._connection, 'transport', None) == 'local' and os.geteuid() == 0
+
     def plan(self, params, snapshot, diff):
+        if own_file_wanted(params):
+            # whose own file is the host's to say (jobs: the running user's, or as root an error or nothing)
+            if params['as_root'] == 'nothing' and self._root_for_sure():
+                return nothing_as_root()
+            raise Unsupported('no user, path, system_config or users: the module knows whom it runs as')
         if params['system_config']:
             raise Unsupported('system_config: the drop-in choice reads the host directly')
-        if validation(params)[1]:
-            raise Unsupported('a deprecated form of validate: the module warns about it')
-        todo = [(job, host_specs(job['hosts'], job['state'], params, job['prefix'])) for job in jobs(params)]
+        validation(params)  # a bad validate: the module says what is wrong
+        todo = [(job, host_specs(job['hosts'], job['state'], params, job['prefix'])) for job in jobs(params, self._host_user)]
         snapshot.require([('u', job['user']) for job, _specs in todo if job['user']])
         wheres = [target(job, params['drop_in'], getpwnam=snapshot.getpwnam, ids=(None, None)) for job, _specs in todo]
         walks = [self._walk(where) for where in wheres]

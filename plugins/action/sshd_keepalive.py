@@ -11,6 +11,7 @@ import os
 
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     SERVER_SPEC,
+    needs_sshd_version,
     server_plan,
     server_result,
     server_settings,
@@ -49,9 +50,10 @@ class ActionModule(NoOpAwareAction):
         return os.path.join(params['include_base'], 'sshd_config.d')
 
     def plan(self, params, snapshot, diff):
+        if needs_sshd_version(params):
+            raise Unsupported("nat_idle_timeout / dead_peer_timeout: they depend on the host's sshd version")
         settings = server_settings(params)
-        if validation(params)[1]:
-            raise Unsupported('a deprecated form of validate: the module warns about it')
+        validation(params)  # a bad validate: the module says what is wrong
         snapshot.regular_file(params['path'])  # the module's checks: exists, not a directory
         snapshot.real_dir(os.path.dirname(params['path']) or '.')
         # sshd -T reads the tree as root: the module refuses one a user controls (plans.roots_reader),

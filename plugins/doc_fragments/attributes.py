@@ -44,8 +44,8 @@ attributes:
     details:
       - The action plugin of the same name reads the managed files with one POSIX shell command and runs the
         module's own decision on the controller; a run that would change nothing returns there, without
-        starting Python on the host. Anything it cannot judge exactly (a change, an error, a symlink, a
-        deprecated option) runs the module.
+        starting Python on the host. Anything it cannot judge exactly (a change, an error, a symlink)
+        runs the module.
   async:
     support: full
     details:

@@ -12,10 +12,21 @@ import io
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
-from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import SERVER_PERIODS, derive_interval
+from ansible_collections.keepalive.ssh.plugins.module_utils.plans import HOST_OPTIONS
 from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import platform
 
 SERVER_COLUMNS = ('clientaliveinterval', 'clientalivecountmax')
+SERVER_PROFILE_KEYS = ('client_alive_interval', 'nat_idle_timeout', 'client_alive_count_max')
+
+
+def check_profiles(variable, profiles, keys):
+    """Profiles are keyed by name, which a role's argument spec cannot describe: each profile's keys are
+    checked here, so a misspelt one (client_alive_intervall) fails instead of being ignored."""
+    for name, profile in profiles.items():
+        unknown = sorted(k for k in profile if k not in keys)
+        if unknown:
+            raise AnsibleFilterError('%s.%s: unknown key(s) %s; a profile takes %s'
+                                     % (variable, name, ', '.join(unknown), ', '.join(keys)))
 
 
 def client_blocks(user, profiles, default_profiles, extra_hosts=None):
@@ -31,16 +42,21 @@ def client_blocks(user, profiles, default_profiles, extra_hosts=None):
 def client_plan(users, profiles, default_profiles, extra_hosts=None):
     """keepalive_client_users → [{name, path, hosts, state}]: what the client role applies, and the audit expects.
 
-    A user's file is ``path`` (the modules' name for the file they manage); ``config``, its old name, still works.
+    A user's file is ``path`` (the modules' name for the file they manage).
     """
-    return [{'name': u['name'], 'path': u.get('path', u.get('config')), 'state': u.get('state', 'present'),
+    check_profiles('keepalive_client_profiles', profiles, tuple(HOST_OPTIONS))
+    return [{'name': u['name'], 'path': u.get('path'), 'state': u.get('state', 'present'),
              'hosts': client_blocks(u, profiles, default_profiles, extra_hosts)} for u in users]
 
 
 def client_jobs(users, profiles, default_profiles, extra_hosts=None, system_wide=False,
                 system_config='/etc/ssh/ssh_config', system_profiles=('default',)):
     """The client role's module calls on a host: one for every managed user (when there are any), one for
-    the system-wide file (when asked).  Each item holds the module options it sets and a ``label``."""
+    the system-wide file (when asked).  Each item holds the module options it sets and a ``label``.
+
+    Neither: one call with only ``hosts`` (the default profiles and the extra blocks), which the module
+    applies to the running user's own ~/.ssh/config, and, run as root, to nothing (the role passes
+    ``as_root: nothing``): the role on your own machine without become needs no variable."""
     jobs = []
     if users:
         plan = client_plan(users, profiles, default_profiles, extra_hosts)
@@ -48,21 +64,42 @@ def client_jobs(users, profiles, default_profiles, extra_hosts=None, system_wide
     if boolean(system_wide, strict=False):
         hosts = client_plan([{'name': 'system', 'profiles': list(system_profiles)}], profiles, [])[0]['hosts']
         jobs.append({'label': system_config, 'system_config': system_config, 'hosts': hosts})
+    if not jobs:
+        hosts = client_plan([{'name': 'own'}], profiles, default_profiles, extra_hosts)[0]['hosts']
+        jobs.append({'label': 'your own ~/.ssh/config (none as root)', 'hosts': hosts})
     return jobs
 
 
 def server_target(profiles, profile, interval=None, count_max=None, nat_idle_timeout=None):
-    """What the sshd role sets: the profile's values, overridden by explicit ones; with a declared NAT
-    idle timeout and no explicit interval, the interval is derived from the timeout."""
+    """What the sshd role sets: the profile's values, overridden by explicit ones.  A NAT idle timeout (given,
+    or the profile's) without an explicit interval leaves the interval to the module: it derives it from the
+    period of the host's own sshd version (plugins/module_utils/timing.py), which is not known here."""
     if profile not in profiles:
         raise AnsibleFilterError('keepalive_sshd_profile=%s is not a profile; choose one of %s or add it to '
                                  'keepalive_sshd_profiles' % (profile, ', '.join(profiles)))
+    check_profiles('keepalive_sshd_profiles', profiles, SERVER_PROFILE_KEYS)
     chosen = profiles[profile]
-    if interval is None:
-        interval = (derive_interval(int(nat_idle_timeout), SERVER_PERIODS) if nat_idle_timeout
-                    else chosen['client_alive_interval'])
-    return {'client_alive_interval': interval,
-            'client_alive_count_max': chosen['client_alive_count_max'] if count_max is None else count_max}
+    if interval is None and nat_idle_timeout is None:  # an explicit timeout derives it over the profile's
+        interval = chosen.get('client_alive_interval')
+    if nat_idle_timeout is None:
+        nat_idle_timeout = chosen.get('nat_idle_timeout')
+    return {'client_alive_interval': interval, 'nat_idle_timeout': nat_idle_timeout,
+            'client_alive_count_max': chosen.get('client_alive_count_max') if count_max is None else count_max}
+
+
+def run_backups(results):
+    """The backups one run of a looped sshd_keepalive task made (its registered ``results``): ``first``, each
+    file's first backup (the state before the run, what a rollback restores), and ``later``, the other
+    backups of the same files (a Match override changing a file the global values changed too), which
+    the role removes: one backup per file per run."""
+    first, later = {}, []
+    for result in results:
+        for path, backup in sorted((result.get('backup_files') or {}).items()):
+            if path in first:
+                later.append(backup)
+            else:
+                first[path] = backup
+    return {'first': first, 'later': later}
 
 
 def sshd_platform(os_family):
@@ -80,8 +117,40 @@ def _clients_summary(clients):
     return ' '.join(parts)
 
 
+# The live-sessions columns (keepalive_info's sessions option): row key → the count it shows.
+SESSION_COLUMNS = (('sessions', 'sessions'), ('sessions_active', 'active'), ('sessions_kept_alive', 'idle_kept_alive'),
+                   ('sessions_at_risk', 'at_risk'), ('sessions_unresponsive', 'unresponsive'),
+                   ('stale_clients', 'stale_clients'), ('dead_control_sockets', 'dead_control_sockets'))
+
+
+def _session_columns(info):
+    """The sessions columns of one host ('' for each when its audit failed, the reason when the host could
+    not tell); None without the sessions option."""
+    view = info.get('sessions')
+    if view is None:
+        return None
+    if not view.get('available'):
+        return dict([(key, '') for key, _c in SESSION_COLUMNS],
+                    sessions='unavailable: %s' % view.get('reason', 'unknown'), sessions_truncated='')
+    cols = dict((key, view['counts'][count]) for key, count in SESSION_COLUMNS)
+    cols['sessions_truncated'] = 'yes' if view.get('truncated') else 'no'
+    return cols
+
+
 def audit_rows(hostvars, hosts, result_var='keepalive_audit'):
-    """One row per audited host, from the keepalive_info results registered as ``result_var``."""
+    """One row per audited host, from the keepalive_info results registered as ``result_var``; with the
+    live-sessions columns when some host ran with ``sessions`` (the rows of the others are blank there)."""
+    rows = _audit_rows(hostvars, hosts, result_var)
+    views = [_session_columns(hostvars[r['host']].get(result_var, {})) for r in rows]
+    if any(v is not None for v in views):
+        blank = dict([(key, '') for key, _c in SESSION_COLUMNS], sessions_truncated='')
+        for row, cols in zip(rows, views):
+            row.update(cols or blank)
+            row['detail']['sessions'] = hostvars[row['host']].get(result_var, {}).get('sessions')
+    return rows
+
+
+def _audit_rows(hostvars, hosts, result_var):
     rows = []
     for name in hosts:
         hv = hostvars[name]
@@ -91,7 +160,7 @@ def audit_rows(hostvars, hosts, result_var='keepalive_audit'):
         if info.get('failed') or info.get('unreachable'):
             rows.append({'host': name, 'groups': ' '.join(hv.get('group_names', [])),
                          'profile': hv.get('keepalive_sshd_profile', ''), 'clientaliveinterval': '',
-                         'clientalivecountmax': '', 'clients': '', 'compliant': 'no',
+                         'clientalivecountmax': '', 'clients': '', 'compliant': 'no', 'skipped': '',
                          'drift': 'audit failed: %s' % info.get('msg', 'unreachable'), 'detail': {}})
             continue
         server = info.get('sshd', {}).get('effective', {})
@@ -103,6 +172,8 @@ def audit_rows(hostvars, hosts, result_var='keepalive_audit'):
             'clientalivecountmax': server.get('clientalivecountmax', ''),
             'clients': _clients_summary(info.get('clients', {})),
             'compliant': 'yes' if info.get('compliant') else 'no',
+            # users whose files could not be read (their reason is in drift): named, never only counted
+            'skipped': ' '.join(s['user'] for s in info.get('skipped_users', [])),
             'drift': '; '.join(info.get('drift', [])),
             'detail': {'sshd': info.get('sshd'), 'clients': info.get('clients')},
         })
@@ -110,12 +181,15 @@ def audit_rows(hostvars, hosts, result_var='keepalive_audit'):
 
 
 CSV_COLUMNS = ('host', 'groups', 'profile', 'clientaliveinterval', 'clientalivecountmax', 'clients', 'compliant',
-               'drift')
+               'skipped', 'drift')
 
 
 def audit_csv(rows):
+    columns = CSV_COLUMNS
+    if any('sessions' in r for r in rows):
+        columns += tuple(key for key, _c in SESSION_COLUMNS) + ('sessions_truncated',)
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction='ignore', lineterminator='\n')
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction='ignore', lineterminator='\n')
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
@@ -131,11 +205,19 @@ def _drift_summary(drift):
 
 
 def audit_table(rows):
-    """A fixed-width table for the terminal (drift as counts per source), with a compliance total."""
+    """A fixed-width table for the terminal (drift as counts per source), with a compliance total; a
+    column of the users left unaudited when there are any."""
     columns = (('host', 'host'), ('groups', 'groups'), ('profile', 'profile'),
                ('clientaliveinterval', 'ClientAliveInterval'), ('clientalivecountmax', 'CountMax'),
-               ('compliant', 'compliant'), ('drift', 'drifted values'))
-    cells = [[str(r[key]) if key != 'drift' else _drift_summary(r[key]) for key, _t in columns] for r in rows]
+               ('compliant', 'compliant')) + (
+        (('skipped', 'skipped users'),) if any(r.get('skipped') for r in rows) else ()) + (
+        ('drift', 'drifted values'),)
+    if any('sessions' in r for r in rows):   # the live-sessions view, before the (long) drift column
+        columns = columns[:-1] + (('sessions', 'sessions'), ('sessions_active', 'active'),
+                                  ('sessions_kept_alive', 'kept alive'), ('sessions_at_risk', 'at risk'),
+                                  ('sessions_unresponsive', 'unanswered'), ('stale_clients', 'stale clients'),
+                                  ('dead_control_sockets', 'dead sockets')) + columns[-1:]
+    cells = [[str(r.get(key, '')) if key != 'drift' else _drift_summary(r[key]) for key, _t in columns] for r in rows]
     if any(r['drift'].startswith('audit failed') for r in rows):
         cells = [c if not r['drift'].startswith('audit failed') else c[:-1] + [r['drift']]
                  for c, r in zip(cells, rows)]
@@ -154,6 +236,7 @@ class FilterModule(object):
             'client_jobs': client_jobs,
             'server_target': server_target,
             'sshd_platform': sshd_platform,
+            'run_backups': run_backups,
             'audit_rows': audit_rows,
             'audit_csv': audit_csv,
             'audit_table': audit_table,

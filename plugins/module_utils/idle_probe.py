@@ -21,13 +21,14 @@ __metaclass__ = type
 
 import math
 import os
+import re
 import selectors
 import signal
 import subprocess
 import time
 import uuid
 
-from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import SERVER_PERIODS, derive_interval
+from ansible_collections.keepalive.ssh.plugins.module_utils.timing import assumed, derive_interval, openssh_version
 from ansible_collections.keepalive.ssh.plugins.module_utils.lifeline import preexec
 
 # Options the probe sets itself: a user's value would falsify the measurement or hang the probe.
@@ -79,14 +80,22 @@ def time_limit(max_idle, resolution, sessions, connect_timeout, reply_timeout):
     return max_rounds(max_idle, resolution, sessions) * (max_idle + connect_timeout + reply_timeout)
 
 
-def recommended(lower):
-    """Keepalive settings for a path that forgets after ``lower`` seconds: the modules' margin rule."""
+def recommended(lower, server_version=None):
+    """Keepalive settings for a path that forgets after ``lower`` seconds: the modules' margin rule, the server's
+    interval for the period of the probed sshd's version (``server_version``, from its banner; None: unknown)."""
     lower = int(lower)
     if lower < 2:
         return None
+    server = assumed(server_version)
     return {'nat_idle_timeout': lower, 'server_alive_interval': derive_interval(lower),
             'server_alive_count_max': RECOMMENDED_COUNT_MAX,
-            'client_alive_interval': derive_interval(lower, SERVER_PERIODS)}
+            'client_alive_interval': derive_interval(lower, server.period), 'server_timing': server.as_result()}
+
+
+def banner_version(stderr):
+    """The server's OpenSSH version from ``ssh -v``'s 'remote software version OpenSSH_9.2p1 …' line."""
+    found = re.search(r'remote software version (\S+)', stderr)
+    return openssh_version(found.group(1)) if found else None
 
 
 # -- ssh -------------------------------------------------------------------------------------
@@ -360,6 +369,10 @@ class Probe:
 
     def _read(self, selector, key):
         session, which = key.data
+        if session.done:
+            # select() reported both pipes of a session at once and handling the first one finished it:
+            # finish() closed the other pipe, nothing is left to read.
+            return
         now = time.monotonic()
         try:
             data = os.read(key.fileobj.fileno(), 65536)
@@ -368,8 +381,6 @@ class Probe:
         except OSError:
             data = b''
         if data:
-            if session.done:
-                return
             (session.on_stdout if which == 'out' else session.on_stderr)(data, now)
             return
         selector.unregister(key.fileobj)
@@ -428,7 +439,8 @@ class Probe:
             self.warnings.append('a longer silence survived where a shorter one died: the path forgets '
                                  'irregularly (load-dependent timeouts, several paths?); probe again')
         result['idle_timeout'] = {'lower': lower, 'upper': upper}
-        result['recommended'] = recommended(lower)
+        versions = [banner_version(s.err.decode(errors='replace')) for s in self.sessions]
+        result['recommended'] = recommended(lower, next((v for v in versions if v), None))
         if result['recommended'] is None:
             self.warnings.append('the path forgets a connection after less than 2 s of silence: no keepalive '
                                  'setting can help; check the path (or lower resolution and probe again)')

@@ -140,54 +140,6 @@ def semantic_warnings(interval, count_max, side):
     return out
 
 
-# sshd (OpenSSH 9.2p1, Debian 12, measured through a conntrack firewall) sends its keepalive only when
-# its whole-second clock shows *more* than ClientAliveInterval since it last heard from the client, and
-# checks that when its wait of exactly ClientAliveInterval ends: a keepalive every 2 x ClientAliveInterval
-# (1 → 2 s, 4 → 8 s). The client's ServerAliveInterval is kept as set.
-SERVER_PERIODS = 2
-CLIENT_PERIODS = 1
-
-
-def derive_interval(nat_idle_timeout, periods=CLIENT_PERIODS):
-    """An interval whose keepalives come safely below a known idle timeout: 20 % margin (300 s → 240 s,
-    the firewall-5min profile), divided by the intervals between two keepalives (sshd: 300 s → 120 s)."""
-    return max((nat_idle_timeout - max(nat_idle_timeout // 5, 1)) // periods, 1)
-
-
-def timing_names(interval_param, prefix=''):
-    """Parameter names for resolve_timing() errors: ('client_alive_interval', …) or ('hosts[0].server_alive_interval', …)."""
-    base = interval_param[:-len('_interval')]
-    return {'interval': prefix + interval_param, 'count': prefix + base + '_count_max',
-            'nat': prefix + 'nat_idle_timeout', 'dead': prefix + 'dead_peer_timeout'}
-
-
-def resolve_timing(names, interval, count_max, nat_idle_timeout=None, dead_peer_timeout=None,
-                   periods=CLIENT_PERIODS):
-    """The interval to use, derived from or checked against declared timeouts.
-
-    ``names`` (see timing_names) are the parameter names errors quote; ``periods`` is how many intervals
-    pass between two keepalives (SERVER_PERIODS for sshd).
-    Raises InputError when the values contradict the declared timeouts.
-    """
-    nat = check_int(names['nat'], nat_idle_timeout, minimum=2)
-    dead = check_int(names['dead'], dead_peer_timeout, minimum=1)
-    if interval is None and nat is not None:
-        interval = derive_interval(nat, periods)
-    every = '' if periods == 1 else '%d × ' % periods
-    if nat is not None and interval and interval * periods >= nat:
-        why = '' if periods == 1 else ' (sshd sends a keepalive every %d × ClientAliveInterval)' % periods
-        raise InputError('%s%s=%d is not below %s=%d: the path drops an idle connection before the first '
-                         'keepalive%s; use at most %d, or omit the interval to derive it'
-                         % (every, names['interval'], interval, names['nat'], nat, why, derive_interval(nat, periods)))
-    if dead is not None and interval:
-        count = 3 if count_max is None else count_max  # OpenSSH's default
-        if count and periods * interval * count > dead:
-            raise InputError('%s%s × %s = %s%d × %d = %d s exceeds %s=%d s: a dead peer would be noticed too late; '
-                             'lower one of them' % (every, names['interval'], names['count'], every, interval, count,
-                                                    periods * interval * count, names['dead'], dead))
-    return interval
-
-
 # -- shared helpers -------------------------------------------------------------------------
 
 class Report:
@@ -513,11 +465,29 @@ def _find_host_block(doc, spec):
     return None, None
 
 
-def _chunk(doc, block):
-    """[start, end) of a block with the comment paragraph right above its header, without trailing blanks."""
-    start = block.start
+def _comment_paragraph(doc, end):
+    """Start of the comment lines right above index ``end`` (``end`` when there are none)."""
+    start = end
     while start > 0 and doc.lines[start - 1].kind == 'comment':
         start -= 1
+    return start
+
+
+def _chunk(doc, block):
+    """[start, end) of a block with the comment paragraph that introduces it, without trailing blanks.
+
+    That is the paragraph right above its header, or, when there is none, a paragraph set off by
+    blank lines above and below ('# Defaults for everything else', blank, 'Host *') that is not the
+    file's own header (nothing but comments above it) nor the tail of the block before it."""
+    start = _comment_paragraph(doc, block.start)
+    if start == block.start:
+        gap = start
+        while gap > 0 and doc.lines[gap - 1].kind == 'blank':
+            gap -= 1
+        top = _comment_paragraph(doc, gap)
+        if top < gap < start and top > 0 and doc.lines[top - 1].kind == 'blank' and \
+                any(line.kind == 'directive' for line in doc.lines[:top]):
+            start = top
     end = block.end
     while end > block.start + 1 and doc.lines[end - 1].kind == 'blank':
         end -= 1
@@ -815,6 +785,24 @@ def system_target(system_config, drop_in='50-keepalive.conf'):
             if any(fnmatch.fnmatchcase(candidate, tree.resolve(arg)) for arg in line.args):
                 return candidate
     return system_config
+
+
+def drop_in_shadows(tree, drop_in, specs):
+    """Notes on a system-wide tree: each line of another file (ssh_config itself) that the drop-in now
+    sets first for a managed block's hosts, as apply_server's notes for sshd."""
+    report = Report()
+    for spec in specs:
+        if spec.state != 'present':
+            continue
+        for keyword in spec.settings:
+            read = [(d, i) for d, i, _ctx, ok in client_occurrences(tree, keyword, spec.probe) if ok]
+            if not read or read[0][0] is not drop_in:
+                continue
+            for d, i in read[1:]:
+                if d is not drop_in:
+                    report.note('%s at %s is never used for "Host %s": %s sets it first'
+                                % (keyword, where(d, i), spec.pattern, drop_in.path))
+    return report.notes
 
 
 # -- no collateral change: what to ask OpenSSH before and after an edit ---------------------

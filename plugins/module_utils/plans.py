@@ -32,14 +32,13 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     check_patterns,
     check_text,
     client_effective,
-    SERVER_PERIODS,
-    resolve_timing,
+    drop_in_shadows,
     semantic_warnings,
     server_effective,
     system_target,
-    timing_names,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import Layout, matcher_with
+from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import BACKUP_KEEP
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import (
     SSH,
     SSHD,
@@ -48,10 +47,8 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import (
     Tree,
     local_matches,
 )
+from ansible_collections.keepalive.ssh.plugins.module_utils.timing import resolve_timing, timing_names
 from ansible_collections.keepalive.ssh.plugins.module_utils.userread import MAX_BYTES, TIMEOUT, printable
-
-# Old option names keep working until this collection version, with a deprecation warning.
-DEPRECATED_IN = dict(version='2.0.0', collection_name='keepalive.ssh')
 
 # -- validate (both writing modules) -------------------------------------------------------
 
@@ -60,7 +57,7 @@ BOOLEAN_WORDS = {'true': True, 'yes': True, 'on': True, 'false': False, 'no': Fa
 
 
 def validation(params):
-    """The validate option → (None: off, DEFAULT_VALIDATION, or an argv template with '%s'; deprecations).
+    """The validate option → None (off), DEFAULT_VALIDATION, or an argv template with '%s'.
 
     As ansible-core's lineinfile/template: a command containing %s for the file to check, split like a
     shell command line (quotes work).  %s is replaced in each word after splitting, so a staged path with
@@ -68,23 +65,21 @@ def validation(params):
     """
     value = params['validate']
     if value is None:
-        return DEFAULT_VALIDATION, []
+        return DEFAULT_VALIDATION
     if isinstance(value, str) and value.strip().lower() in BOOLEAN_WORDS:
         value = BOOLEAN_WORDS[value.strip().lower()]
-    if isinstance(value, bool):
-        if not value:
-            return None, []
-        return DEFAULT_VALIDATION, [dict(msg='validate=true is deprecated: omit validate for the default check '
-                                             '(a command with %s replaces it, false turns it off)', **DEPRECATED_IN)]
+    if value is False:
+        return None
     if not isinstance(value, str):
-        raise InputError('validate must be a command containing %%s, or false; got %r' % (value,))
+        raise InputError('validate must be a command containing %%s, or false (omit it for the default check); '
+                         'got %r' % (value,))
     try:
         argv = shlex.split(value)
     except ValueError as e:
         raise InputError('validate=%r cannot be split like a shell command line: %s' % (value, e))
     if not any('%s' in word for word in argv):
         raise InputError('validate must contain %%s for the file to check, got %r' % value)
-    return argv, []
+    return argv
 
 
 def command_for(argv, staged):
@@ -104,11 +99,11 @@ SERVER_SPEC = dict(
         match=dict(type='str'),
         nat_idle_timeout=dict(type='int'),
         dead_peer_timeout=dict(type='int'),
-        options=dict(type='dict', default={}),
+        options=dict(type='dict'),  # no default: required_one_of must see it omitted
         state=dict(type='str', default='present', choices=['present', 'absent']),
         backup=dict(type='bool', default=False),
-        validate=dict(type='raw', aliases=['validate_command'],
-                      deprecated_aliases=[dict(name='validate_command', **DEPRECATED_IN)]),
+        backup_keep=dict(type='int', default=BACKUP_KEEP),
+        validate=dict(type='raw'),
         sshd_binary=dict(type='str', default='sshd'),
         include_base=dict(type='path', default='/etc/ssh'),
         command_timeout=dict(type='int', default=TIMEOUT),
@@ -118,15 +113,22 @@ SERVER_SPEC = dict(
 )
 
 
-def server_settings(params):
-    """Module options → {keyword: value-or-None}; None means 'leave alone'."""
+def needs_sshd_version(params):
+    """Do the values depend on how often this host's sshd sends keepalives (timing.assumed)?"""
+    return params['nat_idle_timeout'] is not None or params['dead_peer_timeout'] is not None
+
+
+def server_settings(params, timing=None):
+    """Module options → {keyword: value-or-None}; None means 'leave alone'.  ``timing``: the host's sshd
+    period (timing.assumed), needed when needs_sshd_version(params)."""
     if params['match'] is not None:
         check_text('match', params['match'])  # it becomes a Match line: one line, no quote tricks
     check_int('command_timeout', params['command_timeout'], minimum=1)
+    check_int('backup_keep', params['backup_keep'], minimum=0)
     count = check_int('client_alive_count_max', params['client_alive_count_max'])
     interval = resolve_timing(timing_names('client_alive_interval'),
                               check_int('client_alive_interval', params['client_alive_interval']), count,
-                              params['nat_idle_timeout'], params['dead_peer_timeout'], SERVER_PERIODS)
+                              params['nat_idle_timeout'], params['dead_peer_timeout'], timing)
     tcp = params['tcp_keepalive']
     settings = {
         'ClientAliveInterval': interval,
@@ -134,11 +136,14 @@ def server_settings(params):
         'TCPKeepAlive': None if tcp is None else ('yes' if tcp else 'no'),
     }
     managed = set(k.lower() for k in settings)
-    for key, value in params['options'].items():
+    for key, value in (params['options'] or {}).items():
         key = check_keyword('options', key)
         if key.lower() in managed:
             raise InputError('options: set %s with its own option' % key)
         settings[key] = check_text('options.%s' % key, value)
+    if all(value is None for value in settings.values()):  # e.g. options: {} and nothing else
+        raise InputError('nothing to %s: give client_alive_interval, client_alive_count_max, tcp_keepalive, '
+                         'nat_idle_timeout or options' % ('set' if params['state'] == 'present' else 'remove'))
     return settings
 
 
@@ -161,12 +166,15 @@ def server_plan(params, settings, layout=None, **reader):
     return tree, report
 
 
-def server_result(params, settings, tree, report):
-    """The module's result for an edited tree (backups and diff are added by the writer)."""
+def server_result(params, settings, tree, report, timing=None):
+    """The module's result for an edited tree (backups and diff are added by the writer); ``timing``: the
+    sshd period the timeouts were resolved with, reported as ``timing``."""
     changed_docs = tree.changed_docs()
     keywords = [k for k, v in settings.items() if v is not None]
     result = dict(changed=bool(changed_docs), files=[d.path for d in changed_docs],
                   effective=server_effective(tree, keywords, match=params['match']), messages=report.notes)
+    if timing is not None:
+        result['timing'] = timing.as_result()
     if params['state'] == 'absent':
         result['removed'] = report.removed
     return result
@@ -193,7 +201,7 @@ CLIENT_SPEC = dict(
         hosts=dict(type='list', elements='dict', options=HOST_OPTIONS),
         users=dict(type='list', elements='dict', options=dict(
             name=dict(type='str', required=True),
-            path=dict(type='path', aliases=['config'], deprecated_aliases=[dict(name='config', **DEPRECATED_IN)]),
+            path=dict(type='path'),
             hosts=dict(type='list', elements='dict', required=True, options=HOST_OPTIONS),
             state=dict(type='str', default='present', choices=['present', 'absent']),
         )),
@@ -202,13 +210,14 @@ CLIENT_SPEC = dict(
         state=dict(type='str', default='present', choices=['present', 'absent']),
         mode=dict(type='raw'),
         backup=dict(type='bool', default=False),
+        backup_keep=dict(type='int', default=BACKUP_KEEP),
         validate=dict(type='raw'),
         ssh_binary=dict(type='str', default='ssh'),
         command_timeout=dict(type='int', default=TIMEOUT),
         max_file_size=dict(type='int', default=MAX_BYTES),
         strict=dict(type='bool', default=False),
+        as_root=dict(type='str', default='fail', choices=['fail', 'nothing']),
     ),
-    required_one_of=[('user', 'path', 'system_config', 'users')],
     mutually_exclusive=[('system_config', 'user'), ('system_config', 'path'), ('users', 'user'),
                         ('users', 'path'), ('users', 'system_config'), ('users', 'hosts')],
 )
@@ -249,16 +258,56 @@ def host_specs(hosts, state, params, prefix=''):
     return specs
 
 
-def jobs(p):
-    """One job per file: the single user/path/system_config form, or each entry of users."""
+NO_TARGET = 'one of user, path, system_config or users is required'
+
+
+def caller():
+    """The name of the user this process runs as, or None when it is root (root has no own file to default
+    to: it manages the users it is given)."""
+    uid = os.geteuid()
+    if uid == 0:
+        return None
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        raise JobError('%s: this run is uid %d, which has no passwd entry (no home to find ~/.ssh/config in); '
+                       'give path' % (NO_TARGET, uid))
+
+
+def own_file_wanted(p):
+    """No user, path, system_config or users: the running user's own ~/.ssh/config (see jobs)."""
+    return not (p['users'] or p['user'] or p['path'] or p['system_config'])
+
+
+def jobs(p, me=caller):
+    """One job per file: the single user/path/system_config form, or each entry of users.
+
+    With none of them, the file of the user running the module (``me()``: their name, None for root):
+    someone managing their own machine without root.  Run as root that is an error (``as_root: fail``)
+    or, for the client role on a host whose play lists no users, no job at all (``as_root: nothing``).
+    """
     if p['users']:
         return [dict(label='users[%d] (%s): ' % (n, u['name']), prefix='users[%d].' % n, user=u['name'],
                      path=u['path'], system_config=None, hosts=u['hosts'], state=u['state'], mode=p['mode'])
                 for n, u in enumerate(p['users'])]
+    user = p['user']
+    if own_file_wanted(p):
+        user = me()
+        if user is None:
+            if p['as_root'] == 'nothing':
+                return []
+            raise JobError('%s: run as root there is no own ~/.ssh/config to default to (give user: NAME '
+                           'for a user\'s, or run without become to manage your own)' % NO_TARGET)
     if not p['hosts']:
         raise JobError('hosts is required unless users is given')
-    return [dict(label='', prefix='', user=p['user'], path=p['path'], system_config=p['system_config'],
+    return [dict(label='', prefix='', user=user, path=p['path'], system_config=p['system_config'],
                  hosts=p['hosts'], state=p['state'], mode=p['mode'])]
+
+
+def nothing_as_root():
+    """The result of a run as root with nothing to manage (``as_root: nothing``)."""
+    return dict(changed=False, files=[], effective={}, skipped_users=[],
+                messages=['run as root without user, path, system_config or users: no file to manage'])
 
 
 def target(job, drop_in, getpwnam=pwd.getpwnam, ids=None):
@@ -333,7 +382,7 @@ def adopt_owner(job, getpwuid=pwd.getpwuid, **kw):
     if job['user'] or not (job['path'] or job['system_config']):
         return job
     owner = owner_of(job['path'], getpwuid=getpwuid, **kw) if job['path'] else None
-    if owner is None:
+    if owner is None and os.geteuid() == 0:  # (a user running for themselves reads with their own rights)
         top = job['path'] or job['system_config']
         try:
             Tree(top, SSH, **roots_reader(SSH)).files()
@@ -468,6 +517,8 @@ class ClientPlan:
         try:
             self.tree = Tree(path, SSH, **reader)
             self.report = apply_client(self.tree, specs)
+            if job.get('system_config') and path != job['system_config']:
+                self.report.notes.extend(self._shadowed_in_system(job['system_config'], path, specs))
         except (InputError, ConfigError) as e:
             raise JobError('%s: %s' % (path, e))
         self.job, self.specs, self.path = job, specs, path
@@ -480,6 +531,14 @@ class ClientPlan:
         self.changed = main.changed or not self.exists or current_mode != self.mode
         if not self.exists and not main.lines:
             self.changed = False  # absent on a missing file: nothing to do
+
+    def _shadowed_in_system(self, system_config, drop_in, specs):
+        """The drop-in is read through the system file's Include: what it now shadows there (root's files)."""
+        edited = self.tree.main
+        system = Tree(system_config, SSH, base_dir=os.path.dirname(system_config),
+                      loader=lambda p: edited if p == drop_in else Document.load(p, SSH),
+                      matcher=matcher_with(local_matches, drop_in))
+        return drop_in_shadows(system, edited, specs)
 
     def result(self):
         """The job's result (backup_file and diff are added by the writer)."""
@@ -499,6 +558,8 @@ def check_limits(params):
     """command_timeout and max_file_size: positive, so every read and command is bounded."""
     check_int('command_timeout', params['command_timeout'], minimum=1)
     check_int('max_file_size', params['max_file_size'], minimum=1)
+    if 'backup_keep' in params:  # the writing modules
+        check_int('backup_keep', params['backup_keep'], minimum=0)
 
 
 def skip_entry(job, where, error):

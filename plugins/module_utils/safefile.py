@@ -18,8 +18,44 @@ __metaclass__ = type
 import errno
 import fcntl
 import os
+import pwd
+import re
 import stat
 import time
+
+BACKUP_KEEP = 5  # backups kept per file by default: a week of nightly drift corrections, never a pile
+
+
+def stale_backups(name, entries, keep):
+    """The backups of ``name`` among directory ``entries`` beyond the newest ``keep`` (0 keeps all), oldest
+    first.  Backups are named NAME.PID.YYYY-MM-DD@HH:MM:SS~, as ansible-core's backup_local and
+    SafeDir.backup name them; nothing else is ever chosen."""
+    if keep <= 0:
+        return []
+    pattern = re.compile(re.escape(name) + r'\.(\d+)\.(\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d)~\Z')
+    found = sorted((m.group(2), int(m.group(1)), entry) for entry in entries for m in [pattern.match(entry)] if m)
+    return [entry for _stamp, _pid, entry in found[:-keep]]
+
+
+def prune_backups(directory, name, keep):
+    """Remove the backups of ``name`` in ``directory`` (a path root alone controls) beyond the newest ``keep``."""
+    for entry in stale_backups(name, os.listdir(directory), keep):
+        try:
+            os.unlink(os.path.join(directory, entry))
+        except OSError:
+            pass  # gone meanwhile, or a directory with that name: not ours to remove
+
+
+def running_as():
+    """Who this process reads and writes as, for messages that must say it truthfully: 'root' or
+    'user NAME (uid N)'."""
+    uid = os.geteuid()
+    if uid == 0:
+        return 'root'
+    try:
+        return 'user %s (uid %d)' % (pwd.getpwuid(uid).pw_name, uid)
+    except KeyError:
+        return 'uid %d' % uid
 
 
 class UnsafePath(Exception):
@@ -88,14 +124,16 @@ class SafeDir:
             return None
         full = os.path.join(self.path, name)
         if stat.S_ISLNK(st.st_mode):
-            raise UnsafePath('%s is a symlink; refusing to follow it as root (it could point at any file). '
-                             'Replace it with a regular file, or manage the file it points to by its path'
-                             % full)
+            raise UnsafePath('%s is a symlink; refusing to follow it as %s (it could point at any file). '
+                             'Run the task as the user whose file it is (become_user: NAME; it is then followed '
+                             'with only their rights), replace it with a regular file, or manage the file it '
+                             'points to by its path' % (full, running_as()))
         if not stat.S_ISREG(st.st_mode):
             raise UnsafePath('%s is not a regular file' % full)
         if st.st_nlink > 1:
-            raise UnsafePath('%s has %d hard links; refusing to write it as root (a link may be another '
-                             'file, e.g. /etc/shadow). Replace it with a file of its own' % (full, st.st_nlink))
+            raise UnsafePath('%s has %d hard links; refusing to write it as %s (a link may be another '
+                             'file, e.g. /etc/shadow). Replace it with a file of its own'
+                             % (full, st.st_nlink, running_as()))
         return st
 
     def read(self, name, max_bytes):
@@ -140,7 +178,9 @@ class SafeDir:
                 f.write(data)
                 f.flush()
                 os.fsync(fd)
-            os.fchown(fd, uid, gid)
+            st = os.fstat(fd)
+            if (st.st_uid, st.st_gid) != (uid, gid):  # a user writing their own file may not chown (EPERM)
+                os.fchown(fd, uid, gid)
             os.fchmod(fd, mode)
             os.close(fd)
             fd = None
@@ -162,6 +202,15 @@ class SafeDir:
         backup = '%s.%d.%s' % (name, os.getpid(), stamp)
         self.write(backup, data, st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
         return os.path.join(self.path, backup)
+
+    def prune(self, name, keep):
+        """Remove the backups of ``name`` beyond the newest ``keep``, through the directory's descriptor (a
+        user's directory: never through a path they could swap)."""
+        for entry in stale_backups(name, os.listdir(self.fd), keep):
+            try:
+                os.unlink(entry, dir_fd=self.fd)
+            except OSError:
+                pass  # gone meanwhile, or a directory with that name: not ours to remove
 
     def close(self):
         if self.fd is not None:

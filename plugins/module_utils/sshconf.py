@@ -295,29 +295,61 @@ class Document:
 
     def _style_lines(self, block):
         """(own, kind, every) directive lines a new line in ``block`` takes its style from: the
-        block's own, those of blocks of the same kind (global vs. inside a header), all of them."""
+        block's own, those of each block of the same kind ('Host' blocks for a Host block, else any
+        header block; the global block), all of them.  ``kind`` is a list of lists, one per block."""
         skip = self.header_keys() + ('include',)
-        own = [self.lines[i] for i in self.directives(block) if self.lines[i].key not in skip]
-        kind = [self.lines[i] for b in self.blocks() if b.header == block.header
-                for i in self.directives(b) if self.lines[i].key not in skip]
+
+        def lines_of(b):
+            return [self.lines[i] for i in self.directives(b) if self.lines[i].key not in skip]
+        own = lines_of(block)
+        per_block = [(b.kind, lines_of(b)) for b in self.blocks() if b.header == block.header]
+        kind = ([lines for k, lines in per_block if k == block.kind and lines]
+                or [lines for _k, lines in per_block if lines])
         every = [self.lines[i] for i in self.directives() if self.lines[i].key not in skip]
         return own, kind, every
 
     def style(self, block, keyword='ServerAliveInterval'):
         """(indent, separator) for a new ``keyword`` line in ``block``: the file's prevailing style.
 
-        The indentation is the block's own, else the most common of its kind;
-        the separator is the most common one (the block's own when it has two
-        lines or more), except in a file that aligns its values in one column,
+        The indentation is the block's own, else the one most blocks of its kind use (each block
+        counts once: one long unindented 'Host *' does not outvote the file's tab-indented blocks);
+        the separator is the most common one (the block's own when it has two lines or more, else
+        its kind's, else a commented-out example block's such as sshd_config's '#Match User
+        anoncvs', else the whole file's), except in a file that aligns its values in one column,
         where the separator reaches that column.
         """
         own, kind, every = self._style_lines(block)
-        indent = _most_common([line.indent for line in (own or kind)], '    ' if block.header else '')
-        lines = own if len(own) >= 2 else (kind or every)
+        if own:
+            indent = _most_common([line.indent for line in own], '')
+        else:
+            indent = _most_common([_most_common([line.indent for line in lines], '') for lines in kind],
+                                  '    ' if block.header else '')
+        lines = own if len(own) >= 2 else ([line for lines in kind for line in lines] or every)
+        if not kind and block.header:
+            example = self._example_separators(block.kind)
+            if example:
+                return indent, _most_common(example, ' ')
         column, fill = _value_column(lines)
         if column is not None:
             return indent, _fill_to(indent + keyword, column, fill)
         return indent, _most_common([line.sep or ' ' for line in lines], ' ')
+
+    def _example_separators(self, kind):
+        """Separators of the lines of a commented-out example block of this kind ('#Match User anoncvs'
+        then '#\tX11Forwarding no' ...), the closest sample of how the file writes such a block."""
+        header = re.compile(r'^[ \t]*#[ \t]*%s[ \t]+\S' % re.escape(kind), re.I)
+        body = re.compile(r'^[ \t]*#[ \t]*[A-Za-z][A-Za-z0-9]*([ \t]*=[ \t]*|[ \t]+)\S')
+        seps, inside = [], False
+        for line in self.lines:
+            if line.kind == 'comment' and header.match(line.text):
+                inside = True
+                continue
+            m = body.match(line.text) if inside and line.kind == 'comment' else None
+            if m:
+                seps.append(m.group(1))
+            else:
+                inside = False
+        return seps
 
     def commented_default(self, block, keyword):
         """(index, indent, separator) of a commented-out ``keyword`` line in ``block`` ('#ClientAliveInterval 0').

@@ -62,6 +62,17 @@ def escaped(module):
     return module
 
 
+def openssh_version_of(binary, timeout=TIMEOUT):
+    """'OpenSSH_9.2p1' (sshd 9.2: 'OpenSSH_9.2') from ``binary -V`` (OpenSSH 8.x's sshd has no -V: its usage
+    message names the version), or None when there is no such binary or it names no OpenSSH version;
+    timing.openssh_version() makes the release ('9.2') of it."""
+    if not binary or not os.access(binary, os.X_OK):
+        return None
+    _rc, out, err = run_bounded([binary, '-V'], timeout)
+    found = re.search(r'OpenSSH_[\w.]+', (err or '') + (out or ''))
+    return found.group(0) if found else None
+
+
 class Limits:
     """Who runs the tools and for how long: ``identity`` (a user's files: as that user, see userread) or
     None (root's own files); ``timeout`` per command, and for a user one budget for all of a call's
@@ -148,7 +159,14 @@ def _staged_runs(module, tree, argv_for, original=False, limits=None):
 
 # 'FILE line N: REASON' and 'FILE: line N: REASON', as ssh and sshd print their config errors.
 _ERROR_RE = re.compile(r'^(?P<file>/\S*?):? line (?P<line>\d+): (?P<reason>.*)$')
-_UNKNOWN_RE = re.compile(r'^(?:Bad configuration option|Unsupported option):? ?"?(?P<keyword>[^"\s]*)', re.I)
+_UNKNOWN_RE = re.compile(r'^Bad configuration option:? ?"?(?P<keyword>[^"\s]*)', re.I)
+# What ssh and sshd only log about a line and then read on: never the reason they fail.
+_WARNING_RE = re.compile(r'^(?:Deprecated option|Unsupported option)\b', re.I)
+
+
+def _is_warning(line):
+    m = _ERROR_RE.match(line.strip())
+    return bool(m and _WARNING_RE.match(m.group('reason')))
 
 
 class ToolError:
@@ -169,22 +187,27 @@ class ToolError:
 
     @classmethod
     def parse(cls, text, managed):
-        """The first error line of a tool's output, or None.
+        """Every line error of a tool's output, in order ([] when it failed for another reason).
 
-        sshd may explain an error on the line before it ('Unsupported Match
+        ssh and sshd report each bad line, then give up ('terminating, N bad configuration options'),
+        so all of them are the reason.  Deprecated and unsupported options are only logged (both read
+        on), so they are not.  sshd may explain an error on the line before it ('Unsupported Match
         attribute Colour'); for a managed file that explanation is kept.
         """
-        said = []
+        errors, said = [], []
         for line in text.splitlines():
             m = _ERROR_RE.match(line.strip())
-            if m:
+            if m and _WARNING_RE.match(m.group('reason')):
+                said = []
+            elif m:
                 error = cls(m.group('file'), int(m.group('line')), m.group('reason'), managed)
                 if error.managed and said:
                     error.reason = '%s (%s)' % (error.reason, '; '.join(said))
-                return error
-            if line.strip() and 'terminating' not in line:
+                errors.append(error)
+                said = []
+            elif line.strip() and 'terminating' not in line:
                 said.append(line.strip())
-        return None
+        return errors
 
     def place(self, tree=None):
         """'FILE line N'; with ``tree`` (an edited candidate) the line as numbered in the real file."""
@@ -202,32 +225,45 @@ class ToolError:
         return '%s, the line we would add after line %d' % (self.path, before)
 
 
-def _rejection(tool, error, candidate, runs):
+def _said(errors, tree=None):
+    """'FILE line N: REASON; FILE line M: REASON' of every error."""
+    return '; '.join('%s: %s' % (e.place(tree), e.reason) for e in errors)
+
+
+def _unknown_hint(tool, unknown, before):
+    """What to do about keywords the installed OpenSSH does not know (ssh alone has IgnoreUnknown)."""
+    names, one = ', '.join(unknown), len(unknown) == 1
+    it, lines = ('it', 'that line') if one else ('them', 'those lines')
+    if not before:
+        return ('the installed OpenSSH does not know %s: leave %s out of options, or install an OpenSSH that '
+                'supports %s' % (names, it, it))
+    if tool == 'ssh':
+        return ("the installed OpenSSH does not know %s: remove or comment out %s, or let ssh skip %s with "
+                "'IgnoreUnknown %s' above %s (as for another OpenSSH's options, such as macOS's UseKeychain), "
+                "then run again" % (names, lines, it, ','.join(unknown), lines))
+    return ('the installed OpenSSH does not know %s: remove or comment out %s (or install an OpenSSH that '
+            'supports %s), then run again' % (names, lines, it))
+
+
+def _rejection(tool, errors, candidate, runs):
     """The failure message: was the file rejected before our change, or would our change do it?
 
     A tool's own line is cut at the first double quote, where OpenSSH starts quoting file text (an
     apostrophe is its own English: "Can't open …")."""
-    if error is None:  # not a config error: the tool's first line, cut before any quote (no file text)
-        first = next((r[3] or r[2] for r in runs if r[1] != 0), '').strip().splitlines()
+    if not errors:  # not a config error: the tool's first line that is not a warning, cut before any quote
+        text = next((r[3] or r[2] for r in runs if r[1] != 0), '')
+        first = [line for line in text.strip().splitlines() if line.strip() and not _is_warning(line)]
         said = first[0].split('"', 1)[0].strip() if first else 'exit status %d, no output' % runs[0][1]
         if candidate is None:
             return '%s already rejected the configuration before any change: %s' % (tool, said)
         return 'our change would make %s reject the configuration: %s' % (tool, said)
+    unknown = [e.unknown for e in errors if e.unknown]
     if candidate is None:
-        if error.unknown:
-            hint = ('the installed OpenSSH does not know %s: remove or comment out that line (or install an '
-                    'OpenSSH that supports it), then run again' % error.unknown)
-        else:
-            hint = 'fix that line, then run again'
-        return ('%s already rejected the configuration before any change: %s: %s; %s'
-                % (tool, error.place(), error.reason, hint))
-    if error.unknown:
-        hint = ('the installed OpenSSH does not know %s: leave it out of options, or install an OpenSSH that '
-                'supports it' % error.unknown)
-    else:
-        hint = 'check the requested values (match, options)'
-    return ('our change would make %s reject the configuration: %s: %s; %s'
-            % (tool, error.place(candidate), error.reason, hint))
+        hint = _unknown_hint(tool, unknown, True) if unknown else (
+            'fix that line, then run again' if len(errors) == 1 else 'fix those lines, then run again')
+        return '%s already rejected the configuration before any change: %s; %s' % (tool, _said(errors), hint)
+    hint = _unknown_hint(tool, unknown, False) if unknown else 'check the requested values (match, options)'
+    return 'our change would make %s reject the configuration: %s; %s' % (tool, _said(errors, candidate), hint)
 
 
 def _fail_validation(module, tree, argv_for, failed, managed, limits):
@@ -236,14 +272,13 @@ def _fail_validation(module, tree, argv_for, failed, managed, limits):
     tool = os.path.basename(argv[0])
     before = [r for r in _staged_runs(module, tree, argv_for, original=True, limits=limits) if r[1] != 0]
     if before:
-        error = ToolError.parse(before[0][3] or before[0][2], managed)
-        msg = _rejection(tool, error, None, before)
+        errors = ToolError.parse(before[0][3] or before[0][2], managed)
+        msg = _rejection(tool, errors, None, before)
     else:
-        error = ToolError.parse(failed[3] or failed[2], managed)
-        msg = _rejection(tool, error, tree, [failed])
-    detail = '%s: %s' % (error.place(), error.reason) if error is not None else ''
+        errors = ToolError.parse(failed[3] or failed[2], managed)
+        msg = _rejection(tool, errors, tree, [failed])
     limits.fail(module, 'validation failed, nothing was changed: %s' % msg, rc=rc, cmd=' '.join(argv),
-                stderr=detail)
+                stderr=_said(errors))
 
 
 def _unexplained(module, tree, fn, before, after, changed, managed_keywords, limits):

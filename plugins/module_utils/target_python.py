@@ -14,7 +14,7 @@ __metaclass__ = type
 import json
 import sys
 
-# Oldest target Python the modules run on (tests/functional/test_target_python.py runs them there).
+# Oldest target Python the modules run on (a test of the source repository runs them there).
 MIN_PYTHON = (3, 6)
 
 

@@ -47,7 +47,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.lifeline import die_
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import ConfigError, Document, Tree
 
 MAX_BYTES = 1024 * 1024          # per file; parameter max_file_size
-TIMEOUT = 30                     # seconds per read or OpenSSH run; parameter command_timeout
+TIMEOUT = 30                     # seconds: one user's whole budget (support.Limits); parameter command_timeout
 MAX_FILES = 64                   # files one user's tree may have (Include globs included)
 OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY
 SAFE_PATH = '/usr/bin:/bin'
@@ -131,10 +131,13 @@ def become(identity):
 
 # -- bounded opens (run inside the child) -------------------------------------------------
 
-def read_bounded(path, max_bytes=MAX_BYTES):
-    """Bytes of a regular, single-linked file of at most ``max_bytes``; None when it does not exist."""
+def read_bounded(path, max_bytes=MAX_BYTES, follow=False):
+    """Bytes of a regular, single-linked file of at most ``max_bytes``; None when it does not exist.
+
+    ``follow``: a user reading their own files (not root for them, see own_rights) follows symlinks and
+    hard links as their ssh does; FIFOs, devices and sizes stay bounded."""
     try:
-        fd = os.open(path, OPEN_FLAGS)
+        fd = os.open(path, OPEN_FLAGS & ~os.O_NOFOLLOW if follow else OPEN_FLAGS)
     except OSError as e:
         if e.errno == errno.ENOENT:
             return None
@@ -145,7 +148,7 @@ def read_bounded(path, max_bytes=MAX_BYTES):
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise UserFileError('%s is not a regular file' % path)
-        if st.st_nlink != 1:
+        if st.st_nlink != 1 and not follow:
             raise UserFileError('%s has %d hard links' % (path, st.st_nlink))
         if st.st_size > max_bytes:
             raise UserFileError('%s is larger than %d bytes' % (path, max_bytes))
@@ -164,33 +167,40 @@ def read_bounded(path, max_bytes=MAX_BYTES):
         os.close(fd)
 
 
-def regular_matches(pattern):
-    """Files an Include pattern names: globs match regular files only, sorted as glob(3) sorts."""
+def regular_matches(pattern, follow=False):
+    """Files an Include pattern names: globs match regular files only (``follow``: or links to them),
+    sorted as glob(3) sorts."""
     if glob.has_magic(pattern):
-        return [f for f in sorted(glob.glob(pattern)) if _is_regular(f)]
+        return [f for f in sorted(glob.glob(pattern)) if _is_regular(f, follow)]
     return [pattern] if os.path.lexists(pattern) else []
 
 
-def _is_regular(path):
+def _is_regular(path, follow=False):
     try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
+        return stat.S_ISREG((os.stat if follow else os.lstat)(path).st_mode)
     except OSError:
         return False
 
 
-def _snapshot_tree(paths, dialect, identity, max_bytes):
+def own_rights():
+    """True when this process is not root: all it can read or write is bounded by its own user's rights,
+    so that user's symlinks (a dotfiles manager's ~/.ssh/config) are followed, as their ssh follows them."""
+    return os.geteuid() != 0
+
+
+def _snapshot_tree(paths, dialect, identity, max_bytes, follow=False):
     """In the child: read each main file and its Includes; {'files': {path: b64|None}, 'globs': {...}}."""
     files, globs = {}, {}
 
     def loader(path):
         if len(files) >= MAX_FILES:
             raise UserFileError('more than %d files in the Include tree' % MAX_FILES)
-        data = read_bounded(path, max_bytes)
+        data = read_bounded(path, max_bytes, follow)
         files[path] = None if data is None else base64.b64encode(data).decode('ascii')
         return Document.from_bytes(data or b'', dialect, path)
 
     def matcher(pattern):
-        globs[pattern] = regular_matches(pattern)
+        globs[pattern] = regular_matches(pattern, follow)
         return globs[pattern]
 
     for path in paths:
@@ -292,8 +302,10 @@ class UserFiles:
         self.files, self.globs = snapshot['files'], snapshot['globs']
 
     @classmethod
-    def read(cls, identity, paths, dialect, max_bytes=MAX_BYTES, timeout=TIMEOUT):
-        return cls(identity, call_as(identity, _snapshot_tree, (list(paths), dialect, identity, max_bytes),
+    def read(cls, identity, paths, dialect, max_bytes=MAX_BYTES, timeout=TIMEOUT, follow=False):
+        """``follow`` only for a user reading their own files (own_rights): root never follows a user's link."""
+        follow = bool(follow) and own_rights()
+        return cls(identity, call_as(identity, _snapshot_tree, (list(paths), dialect, identity, max_bytes, follow),
                                      timeout=timeout), dialect)
 
     def data(self, path):

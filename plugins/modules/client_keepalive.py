@@ -24,6 +24,11 @@ description:
   - A user's files are read, and checked with C(ssh -G), B(as that user) (uid, gid, groups, no new
     privileges, clean environment, time limit), never with root's rights; see C(docs/security.md).
     A user whose files cannot be used is skipped with the reason in RV(skipped_users), unless O(strict=true).
+  - Run without root (no C(become)) and without O(user), O(path), O(system_config) or O(users), it manages the
+    running user's own C(~/.ssh/config). Run so, as the user whose file it is, a symlinked C(~/.ssh/config)
+    or C(~/.ssh) (GNU stow, yadm, home-manager) is followed with only that user's rights and the file it
+    points to is edited in place (the link stays a link); a file there the user cannot replace (a read-only
+    store) skips it with that reason. Run as root for another user, symlinks are never followed.
 author:
   - keepalive.ssh developers (@keepalive-ssh)
 requirements:
@@ -33,6 +38,7 @@ options:
   user:
     description:
       - Local user whose C(~/.ssh/config) is managed (home directory from the passwd database).
+      - Omitted together with O(path), O(system_config) and O(users), the user running the module (see O(as_root)).
       - C(~/.ssh) (0700) and C(config) (0600) are created, owned by the user, when missing.
     type: str
   path:
@@ -50,6 +56,8 @@ options:
       - Manage system-wide client settings instead of a user's. When this file (normally
         C(/etc/ssh/ssh_config)) includes C(ssh_config.d/*.conf), as Debian, Ubuntu and Fedora ship
         it, the settings go to the drop-in O(drop_in) there; otherwise into the file itself.
+      - A value of the system file that the drop-in now sets first for a managed block's hosts is
+        named in RV(messages) (it is never used again).
       - New files are created 0644 (ssh reads it as every user).
     type: path
   drop_in:
@@ -78,7 +86,10 @@ options:
             (300 gives 240); an explicit interval that is not below it is an error.
         type: int
       dead_peer_timeout:
-        description: Fail when interval × count-max (default count-max 3) is longer than this many seconds.
+        description:
+          - Fail when (count-max + 1) × interval (default count-max 3) is longer than this many seconds.
+          - ssh drops a server that stopped answering at its (count-max + 1)-th unanswered keepalive, on every
+            measured OpenSSH version (docs/timing.md).
         type: int
       options:
         description: "Other keywords for this block, for example C({ProxyJump: bastion})."
@@ -105,9 +116,7 @@ options:
       path:
         description:
           - The user's ssh_config (as O(path)); defaults to C(~name/.ssh/config).
-          - C(config) is its deprecated old name (until 2.0.0).
         type: path
-        aliases: [config]
       hosts:
         description: The Host blocks, with the same keys as O(hosts).
         type: list
@@ -140,9 +149,17 @@ options:
       - With O(user), a mode that would loosen an existing file (add a permission bit) is refused.
     type: raw
   backup:
-    description: Keep a timestamped copy (same owner and mode) before changing the file.
+    description: Keep a timestamped copy (same owner and mode) before changing the file (C(FILE.PID.DATE@TIME~)).
     type: bool
     default: false
+  backup_keep:
+    description:
+      - With O(backup), how many backups of each changed file are kept; older ones (named as this module
+        and ansible-core's C(backup) name them) are removed after the new one is written, in a user's
+        directory through its descriptor. V(0) keeps all.
+      - The default keeps a week of nightly drift corrections without piling up files forever.
+    type: int
+    default: 5
   validate:
     description:
       - How the candidate file is checked before it replaces the file.
@@ -157,7 +174,8 @@ options:
         shell command line (quotes work; no shell runs it), C(~) and C($VAR) in a word are expanded as
         ansible-core does, and C(%s) in any word is replaced by the staged copy of the file. The file is
         accepted when the command exits 0.
-      - V(false) turns validation off. V(true) is deprecated (omit the option instead).
+      - V(false) turns validation off. Any other value than a command or V(false) (V(true) included) is
+        an error; omit the option for the default check.
     type: raw
   ssh_binary:
     description: ssh executable used for validation.
@@ -176,6 +194,15 @@ options:
         FIFO, a device, a symlink or a hard-linked file skips the user (see O(strict)).
     type: int
     default: 1048576
+  as_root:
+    description:
+      - What a run as root without O(user), O(path), O(system_config) and O(users) does; run as any other user
+        it manages that user's own C(~/.ssh/config).
+      - V(fail) (root has no own file to default to) or V(nothing) (the C(keepalive.ssh.client) role's choice,
+        so that a play as root manages only the users it lists).
+    type: str
+    choices: [fail, nothing]
+    default: fail
   strict:
     description:
       - Fail the task when a user's files cannot be used (unsafe, locked, unreadable, unparsable, too
@@ -236,7 +263,7 @@ EXAMPLES = r'''
 RETURN = r'''
 path:
   description: The managed file (with O(users), each user's is in RV(results)).
-  returned: when users is not given
+  returned: when users is not given and a file is managed (not as root with as_root=nothing and no target)
   type: str
   sample: /home/alice/.ssh/config
 files:
@@ -314,13 +341,14 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     file_mode,
     host_specs,
     jobs,
+    nothing_as_root,
     parse_mode,
     roots_reader,
     skip_entry,
     target,
     validation,
 )
-from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath
+from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath, running_as
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, ConfigError, Document, Tree
 from ansible_collections.keepalive.ssh.plugins.module_utils.staging import Stage
 from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
@@ -335,6 +363,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
     Identity,
     UserFiles,
     UserFileError,
+    own_rights,
     ssh_g_argv,
 )
 
@@ -377,16 +406,16 @@ def run_module():
     results, skipped = [], []
     label = ''
     try:
-        command, deprecations = validation(module.params)
+        command = validation(module.params)
     except InputError as e:
         module.fail_json(msg=str(e))
-    for deprecation in deprecations:
-        module.deprecate(deprecation['msg'], version=deprecation['version'],
-                         collection_name=deprecation['collection_name'])
     try:
         # every job's input and user is checked before any file is touched (errors name the parameter path)
         prepared = []
-        for job in jobs(module.params):
+        todo = jobs(module.params)
+        if not todo:  # as root with as_root=nothing and no target: the client role on a host without users
+            module.exit_json(**nothing_as_root())
+        for job in todo:
             job = adopt_owner(job)  # a file a user controls is read and checked as that user (finding 6)
             specs = host_specs(job['hosts'], job['state'], module.params, job['prefix'])
             label = job['label']
@@ -448,17 +477,21 @@ def run_job(module, job, specs, where, command):
         module.warn(msg)
     trusted, relative, uid, gid, default_mode = where
     mode = parse_mode(job['mode'])  # a bad mode fails before any directory is created
-    directory_part, name = os.path.split(relative)
     path = os.path.join(trusted, relative)
     if os.path.isdir(path) and not os.path.islink(path):
         raise JobError('path=%s is a directory; give the ssh_config file itself' % path)
-    if job['user']:
+    if job['user'] and not own_rights():
         check_home(trusted, uid)
+    if own_rights():
+        trusted, relative = link_target(trusted, relative)
+    directory_part, name = os.path.split(relative)
     create = None if module.check_mode else (uid, gid, 0o700)
     try:
         directory = SafeDir(trusted, directory_part, create=create)
     except FileNotFoundError:
-        if not module.check_mode:
+        # only directories below the trusted one are created (a user's .ssh): check mode predicts the
+        # refusal of a missing trusted one (a home, the ssh_config.d of a system-wide drop-in)
+        if not module.check_mode or not os.path.isdir(trusted):
             raise JobError('%s does not exist; create it first (only a missing .ssh directory is created)' % trusted)
         directory = None  # check mode: the directory and the file would be new
     try:
@@ -468,13 +501,41 @@ def run_job(module, job, specs, where, command):
             directory.close()
 
 
+def link_target(trusted, relative):
+    """Run by a user (not root: userread.own_rights), a symlinked ~/.ssh/config or ~/.ssh (GNU stow, yadm,
+    home-manager) is followed: the file it points to is edited in place, so the link stays a link.  Root
+    never comes here (SafeDir refuses a user's links).  (directory the file is replaced in, path below it)."""
+    real = os.path.realpath(os.path.join(trusted, relative))
+    if real == os.path.normpath(os.path.join(os.path.realpath(trusted), relative)):
+        return trusted, relative  # no link below the trusted directory: .ssh is created there when missing
+    return os.path.dirname(real), os.path.basename(real)
+
+
+def unwritable(path, target):
+    """Why this process (not root) cannot replace ``target`` (a new file is renamed over it in its directory),
+    or None.  A read-only store (home-manager's /nix/store) is a skip with this reason, not a failure."""
+    directory = os.path.dirname(target)
+    if os.access(directory, os.W_OK | os.X_OK):
+        return None
+    try:
+        readonly = os.statvfs(directory).f_flag & os.ST_RDONLY
+    except OSError:
+        readonly = False
+    why = ('its directory %s is on a read-only file system' % directory if readonly
+           else '%s may not write its directory %s' % (running_as(), directory))
+    link = ', which %s links to,' % path if path != target else ''
+    return ('%s%s cannot be replaced (%s); nothing was changed. Change it where it is generated (a dotfiles '
+            'or home-manager source), or replace it with a file of your own' % (target, link, why))
+
+
 def reader_for(module, job, path, limits):
     """How the job's files are read: a user's as that user, within the limits (userread); root's own as root.
 
     (reader, the bytes of ``path`` the plan is made from or None when root reads them itself later)."""
     if not job['user']:
-        return roots_reader(SSH), None
-    files = UserFiles.read(limits.identity, [path], SSH, module.params['max_file_size'], limits.left())
+        return (roots_reader(SSH) if not own_rights() else {}), None
+    files = UserFiles.read(limits.identity, [path], SSH, module.params['max_file_size'], limits.left(),
+                           follow=own_rights())
     return files.reader(), files.data(path)
 
 
@@ -504,6 +565,11 @@ def edit(module, job, directory, path, name, specs, uid, gid, mode, default_mode
         # the admin's command, but on a user's content: run as that user too (their Match exec, their rights)
         validate_tree(module, plan.tree, custom(command), managed_files=shown, limits=limits)
     main = plan.tree.main
+    written = os.path.join(directory.path, name) if directory is not None else path
+    if plan.changed and own_rights() and directory is not None and unwritable(path, written):
+        raise JobError(unwritable(path, written))  # in check mode too: the real run would be skipped
+    if plan.changed and written != path:
+        result['messages'].append('%s%s links to %s: edited there, the link stays' % (job['label'], path, written))
     if plan.changed and not module.check_mode:
         # the edit was made from the bytes read at the start: a file changed since then is not replaced
         directory.unchanged(name, st)
@@ -511,11 +577,12 @@ def edit(module, job, directory, path, name, specs, uid, gid, mode, default_mode
             if data is None:  # root's own file, read by root, bounded
                 data = directory.read(name, module.params['max_file_size'])
             result['backup_file'] = directory.backup(name, st, data)
+            directory.prune(name, module.params['backup_keep'])
         owner = (st.st_uid, st.st_gid) if st is not None else (uid, gid)
         try:
             directory.write(name, main.to_bytes(), owner[0], owner[1], plan.mode)
         except OSError as e:
-            raise JobError('could not write %s: %s; the file is unchanged' % (path, e.strerror or e))
+            raise JobError('could not write %s as %s: %s; the file is unchanged' % (written, running_as(), e.strerror or e))
     for msg in plan.warnings():
         module.warn(msg)
     if module._diff:

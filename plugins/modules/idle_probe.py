@@ -162,7 +162,7 @@ server_keepalive:
       description: Sessions that received the server's keepalive.
       type: int
     first_after:
-      description: Seconds of silence before the first one arrived (about the server's C(ClientAliveInterval)).
+      description: Seconds of silence before the first one arrived (about the server's C(ClientAliveInterval), twice that on OpenSSH 9.2; docs/timing.md).
       type: float
     msg:
       description: What to do about it.
@@ -188,8 +188,18 @@ recommended:
     client_alive_interval:
       description:
         - The server side's C(ClientAliveInterval) for this path, what M(keepalive.ssh.sshd_keepalive) derives from
-          the same timeout - half of C(server_alive_interval), because sshd sends its keepalive every 2 x C(ClientAliveInterval).
+          the same timeout on the probed server - C(server_alive_interval) divided by the intervals between two
+          keepalives of that server's sshd version (RV(recommended.server_timing)); the measured periods per
+          version are in docs/timing.md.
       type: int
+    server_timing:
+      description:
+        - The probed server's OpenSSH version (from its SSH banner) and the keepalive period
+          RV(recommended.client_alive_interval) is derived with; C(measured) is false for a version outside the
+          measured table, which gets the longest measured period.
+      type: dict
+      sample: {openssh: "9.2", measured: true, keepalive_every_intervals: 2,
+               message: "sshd (OpenSSH 9.2) sends a keepalive every 2 × ClientAliveInterval (measured)"}
 drop:
   description:
     - How the dead sessions ended. C(silent) - the echo never came (the path dropped the packets, as most NAT

@@ -29,10 +29,8 @@ options:
     description:
       - Main sshd configuration file (the file the server side reads, as O(keepalive.ssh.sshd_keepalive#module:path)).
         An empty string (C('')) skips the server side.
-      - C(sshd_config) is its deprecated old name (until 2.0.0).
     type: path
     default: /etc/ssh/sshd_config
-    aliases: [sshd_config]
   include_base:
     description: Directory relative C(Include) paths in sshd_config resolve against.
     type: path
@@ -69,9 +67,7 @@ options:
       path:
         description:
           - The user's ssh_config. Defaults to C(~name/.ssh/config) from the passwd database.
-          - C(config) is its deprecated old name (until 2.0.0).
         type: path
-        aliases: [config]
       expect:
         description:
           - Expected Host blocks (as for M(keepalive.ssh.client_keepalive)'s O(keepalive.ssh.client_keepalive#module:hosts)),
@@ -87,14 +83,17 @@ options:
   host_names:
     description:
       - Host names to ask C(ssh -G) about for every user (in addition to the expected blocks' patterns).
-      - C(hosts) is its deprecated old name (until 2.0.0); in this collection C(hosts) means C(Host) blocks,
-        as in O(keepalive.ssh.client_keepalive#module:hosts) and O(users[].expect).
+        In this collection C(hosts) means C(Host) blocks, as in
+        O(keepalive.ssh.client_keepalive#module:hosts) and O(users[].expect).
     type: list
     elements: str
     default: []
-    aliases: [hosts]
   expect_server:
-    description: "Expected server values, C({client_alive_interval: 60, client_alive_count_max: 10})."
+    description:
+      - "Expected server values, C({client_alive_interval: 60, client_alive_count_max: 10})."
+      - With C(nat_idle_timeout) and no C(client_alive_interval) (what the sshd role's C(server_target) gives for
+        a profile defined by its firewall), the expected interval is the one M(keepalive.ssh.sshd_keepalive)
+        derives for this host's sshd version.
     type: dict
   command_timeout:
     description:
@@ -112,11 +111,23 @@ options:
         reason (RV(clients), RV(skipped_users)) and going on.
     type: bool
     default: false
+  sessions:
+    description:
+      - Also report the live SSH sessions of the host (RV(sessions)). Server side, every session of the sshd
+        of O(path) with user, address, start, idle time, the C(ClientAliveInterval) sshd applies to it (its
+        C(Match) context, C(sshd -T -C)) and a class; client side, every C(ssh) process with its destination
+        (the socket's peer) and whether it is stale; dead ControlMaster sockets of O(session_options.users).
+    type: bool
+    default: false
 extends_documentation_fragment:
   - keepalive.ssh.attributes
   - keepalive.ssh.attributes.info
+  - keepalive.ssh.sessions
 notes:
   - C(sshd -T) needs root (it reads the host keys).
+  - With O(sessions), only this network namespace is looked at (its sockets and its processes); of a
+    process only its name, parent, tty, owner, start time and socket inodes are read, never its command line
+    or environment.
   - Each user's files, and the system ssh_config as that user sees it, are read and evaluated with
     C(ssh -G) B(as that user), never as root (see C(docs/security.md)).
 seealso:
@@ -140,6 +151,12 @@ EXAMPLES = r'''
     expect_server: {client_alive_interval: 60, client_alive_count_max: 10}
   register: info
   failed_when: not info.compliant
+
+- name: Live sessions, the ones at risk on a path that forgets idle connections after 5 minutes
+  keepalive.ssh.keepalive_info:
+    sessions: true
+    session_options: {path_timeout: 300, users: [alice]}
+  register: info
 '''
 
 RETURN = r'''
@@ -194,6 +211,117 @@ drift:
   type: list
   elements: str
   sample: ["sshd: ClientAliveInterval is 0, expected 60 (from /etc/ssh/sshd_config.d/50-cloud-init.conf:2)"]
+sessions:
+  description:
+    - Live sessions (O(sessions)); see C(docs/keepalive_info.md). Only names, pids, addresses, ports and times.
+  returned: when sessions is true
+  type: dict
+  contains:
+    available:
+      description: False when neither the kernel's socket information (netlink inet_diag) nor C(/proc/net/tcp) can be read.
+      type: bool
+    reason:
+      description: Why the view is not available (only then).
+      type: str
+    source:
+      description: C(inet_diag), or C(proc_net_tcp) (no per-socket times there; idle without a tty is unknown).
+      type: str
+    counts:
+      description:
+        - Over every session, also when the lists are truncated; C(sessions), one count per class, C(clients),
+          C(stale_clients), C(dead_control_sockets).
+      type: dict
+      sample: {sessions: 2, active: 1, idle_kept_alive: 1, at_risk: 0, unresponsive: 0, unknown: 0, clients: 1,
+               stale_clients: 0, dead_control_sockets: 0}
+    server:
+      description: Sessions of the sshd of O(path) (local address one of its listen addresses), oldest first.
+      type: list
+      elements: dict
+      contains:
+        user:
+          description: "The logged-in user (C((unauthenticated)) before authentication)."
+          type: str
+        pid:
+          description: "The session's sshd process."
+          type: int
+        addr:
+          description: "Client address."
+          type: str
+        port:
+          description: "Client port."
+          type: int
+        start:
+          description: "Start of the session (epoch seconds)."
+          type: int
+        tty:
+          description: "Its terminal (C(pts/3)) or null."
+          type: str
+        idle:
+          description:
+            - Seconds idle; tty, its access time (what C(w) shows); no tty, since the client last sent data.
+          type: int
+        idle_human:
+          description: "The same as C(w) would print it (C(20m10s))."
+          type: str
+        client_alive_interval:
+          description: ClientAliveInterval sshd applies to this session's Match context; null when not evaluated.
+          type: int
+        class:
+          description:
+            - C(active), C(idle_kept_alive), C(at_risk) (idle, no keepalive more often than
+              O(session_options.path_timeout)), C(unresponsive) (the client stopped answering), or C(unknown)
+              (no tty and a source without per-socket times, C(proc_net_tcp)).
+          type: str
+      sample:
+        - {user: alice, pid: 4242, addr: 203.0.113.7, port: 50022, start: 1796376000, tty: pts/0, idle: 1210,
+           idle_human: 20m10s, client_alive_interval: 60, class: idle_kept_alive}
+    clients:
+      description: ssh client processes (of O(session_options.users) when given).
+      type: list
+      elements: dict
+      contains:
+        destination:
+          description: "Peer address:port of its TCP socket (never its command line); null without one."
+          type: str
+        state:
+          description: "Its TCP state."
+          type: str
+        silent:
+          description: "Seconds since the server last sent data."
+          type: int
+        stale:
+          description: "True when its connection is dead (see M(keepalive.ssh.stale_sessions))."
+          type: bool
+        reason:
+          description: "Why it is stale; null when not."
+          type: str
+      sample:
+        - {user: alice, pid: 5151, start: 1796376100, destination: "198.51.100.4:22", state: ESTABLISHED,
+           silent: 3, stale: false, reason: null}
+    control_sockets:
+      description: Sockets in the O(session_options.control_dirs) of O(session_options.users).
+      type: list
+      elements: dict
+      contains:
+        path:
+          description: "The socket."
+          type: str
+        dead:
+          description: "Nobody accepts on it (no master behind it)."
+          type: bool
+        removed:
+          description: "Always false here (M(keepalive.ssh.stale_sessions) removes)."
+          type: bool
+    not_evaluated:
+      description: Sessions whose Match context or destination was beyond the bound of 32 evaluations.
+      type: int
+    skipped_users:
+      description: O(session_options.users) whose files could not be looked at, with the reason.
+      type: list
+      elements: dict
+    truncated:
+      description: True when a list was cut at O(session_options.max_rows) or the scan stopped at O(command_timeout).
+      type: bool
 '''
 
 import contextlib
@@ -213,12 +341,13 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     client_effective,
     server_effective,
 )
-from ansible_collections.keepalive.ssh.plugins.module_utils.plans import DEPRECATED_IN
 from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import server_layout
+from ansible_collections.keepalive.ssh.plugins.module_utils import sessionscan
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, ConfigError, Tree
 from ansible_collections.keepalive.ssh.plugins.module_utils.staging import Stage
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import NotRootsAlone, check_limits, roots_reader, unexpected
-from ansible_collections.keepalive.ssh.plugins.module_utils.support import Limits, escaped, find_binary
+from ansible_collections.keepalive.ssh.plugins.module_utils.support import Limits, escaped, find_binary, openssh_version_of
+from ansible_collections.keepalive.ssh.plugins.module_utils.timing import assumed, derive_interval, openssh_version
 from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
     MAX_BYTES,
     TIMEOUT,
@@ -238,10 +367,8 @@ CONNECTION_KEYS = ('user', 'host', 'addr', 'laddr', 'lport', 'rdomain')
 
 
 def version(module, binary):
-    """'OpenSSH_9.2' from '-V' (old sshd print it in their usage message instead)."""
-    _rc, out, err = run_bounded([binary, '-V'], module.params['command_timeout'])
-    found = re.search(r'OpenSSH_[\w.]+', err + out)
-    return found.group(0) if found else 'unknown'
+    """'OpenSSH_9.2p1' from '-V' (old sshd print it in their usage message instead)."""
+    return openssh_version_of(binary, module.params['command_timeout']) or 'unknown'
 
 
 def parse_settings(text):
@@ -269,7 +396,7 @@ def server_side(module, p, drift):
     if unknown:
         module.fail_json(msg='connection: unknown key(s) %s; use %s' % (', '.join(sorted(unknown)), ', '.join(CONNECTION_KEYS)))
     for key, value in conn.items():
-        if value is not None and not re.match(r'^[^\s,=\x00-\x1f]+$', str(value)):
+        if value is not None and not sessionscan.ONE_WORD.match(str(value)):
             module.fail_json(msg='connection.%s must be one word without "," or "=", got %r' % (key, value))
     if conn:
         argv += ['-C', ','.join('%s=%s' % (k, conn[k]) for k in CONNECTION_KEYS if conn.get(k) is not None)]
@@ -282,12 +409,17 @@ def server_side(module, p, drift):
     effective = dict((k, v) for k, v in parse_settings(out).items()
                      if k in ('clientaliveinterval', 'clientalivecountmax', 'tcpkeepalive'))
     sources = server_effective(tree, SERVER_KEYWORDS)
+    sshd_version = version(module, sshd)
+    expect = dict(p['expect_server'] or {})
+    if expect.get('client_alive_interval') is None and expect.get('nat_idle_timeout') is not None:
+        expect['client_alive_interval'] = derive_interval(
+            int(expect['nat_idle_timeout']), assumed(openssh_version(sshd_version)).period)
     for option, keyword in SERVER_EXPECT.items():
-        want = (p['expect_server'] or {}).get(option)
+        want = expect.get(option)
         got = effective.get(keyword.lower())
         if want is not None and str(want) != got:
             drift.append('sshd: %s is %s, expected %s%s' % (keyword, got, want, where(sources.get(keyword))))
-    return {'version': version(module, sshd), 'effective': effective, 'sources': sources,
+    return {'version': sshd_version, 'effective': effective, 'sources': sources,
             'connection': conn or None}
 
 
@@ -377,15 +509,27 @@ def client_side(module, p, ssh, entry, drift):
     return {'config': config, 'exists': exists, 'hosts': hosts}
 
 
-def deprecated(name):
-    return [dict(name=name, **DEPRECATED_IN)]
+def sessions_view(module, p, sshd_version):
+    """The live sessions of the host (module_utils/sessionscan.py reads, module_utils/sessions.py judges)."""
+    options = p['session_options']
+    listen = interval_of = None
+    if p['path']:
+        sshd = find_binary(module, p['sshd_binary'], 'sshd_binary', 'openssh-server')
+        path = server_layout(p['path']).main
+        listen = sessionscan.sshd_listen(sshd, path, p['command_timeout'])
+        interval_of = sessionscan.sshd_interval(sshd, path, p['command_timeout'])
+    ssh = module.get_bin_path(p['ssh_binary'], opt_dirs=['/usr/bin', '/usr/local/bin'])
+    alive_limit_of = sessionscan.ssh_alive_limit(ssh, p['command_timeout']) if ssh else (lambda key: None)
+    period = assumed(openssh_version(sshd_version)).period if sshd_version else None
+    return sessionscan.report(sessionscan.policy_of(options, period), listen, interval_of or (lambda key: None),
+                              alive_limit_of, options['users'], options['control_dirs'], options['max_rows'],
+                              p['command_timeout'])
 
 
 def main():
     module = escaped(AnsibleModule(
         argument_spec=dict(
-            path=dict(type='path', default='/etc/ssh/sshd_config', aliases=['sshd_config'],
-                      deprecated_aliases=deprecated('sshd_config')),
+            path=dict(type='path', default='/etc/ssh/sshd_config'),
             include_base=dict(type='path', default='/etc/ssh'),
             connection=dict(type='dict'),
             sshd_binary=dict(type='str', default='sshd'),
@@ -393,16 +537,17 @@ def main():
             system_config=dict(type='path', default='/etc/ssh/ssh_config'),
             users=dict(type='list', elements='dict', default=[], options=dict(
                 name=dict(type='str', required=True),
-                path=dict(type='path', aliases=['config'], deprecated_aliases=deprecated('config')),
+                path=dict(type='path'),
                 expect=dict(type='list', elements='dict', aliases=['hosts']),
                 state=dict(type='str', choices=['present', 'absent'], default='present'),
             )),
-            host_names=dict(type='list', elements='str', default=[], aliases=['hosts'],
-                            deprecated_aliases=deprecated('hosts')),
+            host_names=dict(type='list', elements='str', default=[]),
             expect_server=dict(type='dict'),
             command_timeout=dict(type='int', default=TIMEOUT),
             max_file_size=dict(type='int', default=MAX_BYTES),
             strict=dict(type='bool', default=False),
+            sessions=dict(type='bool', default=False),
+            session_options=sessionscan.SESSION_OPTIONS,
         ),
         supports_check_mode=True,
     ))
@@ -411,6 +556,9 @@ def main():
         check_limits(p)
     except InputError as e:
         module.fail_json(msg=str(e))
+    problem = sessionscan.check_options(p['session_options'])
+    if problem:
+        module.fail_json(msg=problem)
     drift = []
     result = dict(changed=False)
     if p['path']:
@@ -427,6 +575,8 @@ def main():
                     module.fail_json(msg=str(e))
     skipped = [dict(user=n, path=c['config'], reason=c['reason']) for n, c in clients.items() if 'reason' in c]
     result.update(clients=clients, compliant=not drift, drift=drift, skipped_users=skipped)
+    if p['sessions']:
+        result['sessions'] = sessions_view(module, p, result.get('sshd', {}).get('version'))
     module.exit_json(**result)
 
 

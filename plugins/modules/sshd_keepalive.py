@@ -59,22 +59,28 @@ options:
   nat_idle_timeout:
     description:
       - Idle timeout in seconds of the shortest NAT or firewall on the path, if known.
-      - When O(client_alive_interval) is omitted it is derived from this with a 20% margin, halved because
-        sshd (OpenSSH 9.2) sends its keepalive only every 2 x C(ClientAliveInterval) (300 gives 120).
-        An explicit interval whose 2 x is not below it is an error.
+      - A silent session gets a keepalive every I(period) x C(ClientAliveInterval), where I(period) is measured per
+        OpenSSH version (C(sshd -V) on the host) - 2 on OpenSSH 9.2, 1 on 8.4 and 10.x (docs/timing.md). A version
+        outside that table gets the longest measured period, with a warning, and RV(timing) says so.
+      - When O(client_alive_interval) is omitted it is derived from this with a 20% margin, divided by the period
+        (300 gives 240 on 8.4 and 10.x, 120 on 9.2) - a keepalive every 240 s on every version.
+        An explicit interval with I(period) x interval not below it is an error, whose message names the
+        longest interval that is accepted.
     type: int
   dead_peer_timeout:
     description:
-      - Longest time in seconds a dead client may keep its session. The module fails when
-        interval × count-max (count-max defaults to OpenSSH's 3) is longer.
+      - Longest time in seconds a client that stopped answering may keep its session. sshd drops it at the
+        (count-max + 1)-th unanswered keepalive, after (count-max + 1) x I(period) x interval (count-max defaults
+        to OpenSSH's 3); the module fails when that is longer, naming the largest interval and count-max that fit.
     type: int
   options:
     description:
       - Other single-valued sshd keywords to set in the same scope with the same first-value-wins
         placement, for example C(LoginGraceTime). Keywords that may appear several times and add up
         (C(AllowUsers), C(HostKey), C(Port) …) are not meant for this.
+      - One of O(client_alive_interval), O(client_alive_count_max), O(tcp_keepalive), O(nat_idle_timeout)
+        or a non-empty O(options) is required; a call that asks for nothing fails.
     type: dict
-    default: {}
   state:
     description:
       - C(present) makes the given values effective; C(absent) removes the given keywords from the
@@ -86,9 +92,16 @@ options:
     choices: [present, absent]
     default: present
   backup:
-    description: Keep a timestamped copy of every file before it is changed.
+    description: Keep a timestamped copy of every file before it is changed (C(FILE.PID.DATE@TIME~)).
     type: bool
     default: false
+  backup_keep:
+    description:
+      - With O(backup), how many backups of each changed file are kept; older ones (named as this module
+        and ansible-core's C(backup) name them) are removed after the new one is written. V(0) keeps all.
+      - The default keeps a week of nightly drift corrections without piling up files forever.
+    type: int
+    default: 5
   validate:
     description:
       - How the changed tree is checked before any file is replaced. It is always checked as a whole, on a
@@ -106,11 +119,9 @@ options:
         ones would change. When the tree is rejected, the original is checked too, so the message says
         whether it was rejected before any change.
       - V(false) turns validation off, for example to prepare a file for an image on a host without sshd.
-        V(true) is deprecated (omit the option instead).
-      - O(validate_command) is the deprecated old name of this option (until 2.0.0); its value used to be
-        split on spaces, it is now split like a shell command line.
+        Any other value than a command or V(false) (V(true) included) is an error; omit the option for
+        the default check.
     type: raw
-    aliases: [validate_command]
   sshd_binary:
     description: sshd executable used for validation. Looked up in C(PATH) and sbin directories.
     type: str
@@ -141,11 +152,11 @@ EXAMPLES = r'''
     backup: true
   notify: Reload sshd
 
-- name: Behind a firewall that drops idle connections after 5 minutes (interval derived as 120)
+- name: Behind a firewall that drops idle connections after 5 minutes (a keepalive every 240 s on every version)
   keepalive.ssh.sshd_keepalive:
-    nat_idle_timeout: 300
+    nat_idle_timeout: 300        # interval 240, or 120 on OpenSSH 9.2 (it sends every 2 x interval)
     client_alive_count_max: 3
-    dead_peer_timeout: 900
+    dead_peer_timeout: 960       # (3 + 1) x 240 s
 
 - name: Shorter dead-peer detection for one group of users only
   keepalive.ssh.sshd_keepalive:
@@ -195,6 +206,15 @@ effective:
   type: dict
   sample:
     ClientAliveInterval: {value: "60", file: /etc/ssh/sshd_config, line: 12, shadowed: []}
+timing:
+  description:
+    - The keepalive period the timeouts were resolved with, for the host's sshd version (docs/timing.md).
+      C(measured) is false when the version is not in the measured table (or sshd is missing); then the longest
+      measured period is assumed and C(message) says so.
+  returned: when nat_idle_timeout or dead_peer_timeout is given
+  type: dict
+  sample: {openssh: "9.2", measured: true, keepalive_every_intervals: 2,
+           message: "sshd (OpenSSH 9.2) sends a keepalive every 2 × ClientAliveInterval (measured)"}
 messages:
   description:
     - What the module did beyond changing values, e.g. that a drop-in was edited because sshd reads it first.
@@ -236,6 +256,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     NotRootsAlone,
     command_for,
     roots_reader,
+    needs_sshd_version,
     server_plan,
     server_result,
     server_settings,
@@ -247,14 +268,17 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import (
     VENDOR_SSHD_CONFIG,
     server_layout,
 )
-from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath
+from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath, prune_backups
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSHD, ConfigError
 from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
+    SBIN_DIRS,
     diff_entries,
     escaped,
     find_binary,
+    openssh_version_of,
     validate_tree,
 )
+from ansible_collections.keepalive.ssh.plugins.module_utils.timing import assumed, openssh_version
 
 
 def validators(command, sshd):
@@ -295,7 +319,7 @@ def write_temp(doc):
     return tmp
 
 
-def replace_files(module, docs, backup):
+def replace_files(module, docs, backup, keep):
     """Write every candidate first, then back up and rename each over its target.
 
     Disk full, read-only filesystems and permission errors all surface while
@@ -326,6 +350,8 @@ def replace_files(module, docs, backup):
         module.fail_json(msg='%s (%s); nothing was changed' % (e, e.__cause__ or 'no detail'))
     for doc in docs:
         module.atomic_move(temps.pop(doc.path), doc.path)
+    for path in backups:
+        prune_backups(os.path.dirname(path), os.path.basename(path), keep)
     return backups
 
 
@@ -333,14 +359,19 @@ def run_module():
     module = escaped(AnsibleModule(supports_check_mode=True, **SERVER_SPEC))
     p = module.params
     path = p['path']
+    timing = None
+    if needs_sshd_version(p):  # how often this host's sshd really sends keepalives
+        sshd = p['sshd_binary']
+        if not os.path.isabs(sshd):
+            sshd = module.get_bin_path(sshd, opt_dirs=SBIN_DIRS)  # missing: version unknown, the conservative period
+        timing = assumed(openssh_version(openssh_version_of(sshd, p['command_timeout'])))
+        if not timing.measured:
+            module.warn(timing.describe())
     try:
-        settings = server_settings(p)
-        command, deprecations = validation(p)
+        settings = server_settings(p, timing)
+        command = validation(p)
     except InputError as e:
         module.fail_json(msg=str(e))
-    for deprecation in deprecations:
-        module.deprecate(deprecation['msg'], version=deprecation['version'],
-                         collection_name=deprecation['collection_name'])
     if os.path.isdir(path):
         module.fail_json(msg='path=%s is a directory; give the sshd_config file itself' % path)
     layout = server_layout(path)
@@ -368,11 +399,11 @@ def run_module():
                           timeout=p['command_timeout'])
         backups = {}
         if changed_docs and not module.check_mode:
-            backups = replace_files(module, changed_docs, p['backup'])
+            backups = replace_files(module, changed_docs, p['backup'], p['backup_keep'])
 
     for msg in report.warnings:
         module.warn(msg)
-    result = server_result(p, settings, tree, report)
+    result = server_result(p, settings, tree, report, timing)
     if backups:
         result['backup_file'] = backups.get(changed_docs[0].path)
         result['backup_files'] = backups

@@ -123,8 +123,8 @@ class NoOpAwareAction(ActionBase):
         if not _plain(args):
             return None
         validation = ArgumentSpecValidator(**self.SPEC).validate(unshared_copy(args))
-        if validation.error_messages or validation._deprecations:  # pylint: disable=protected-access
-            return None  # the module says what is wrong (or deprecated), in its words
+        if validation.error_messages:
+            return None  # the module says what is wrong, in its words
         return validation.validated_parameters
 
     def decision(self, params, run, diff):

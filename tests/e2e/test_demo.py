@@ -42,6 +42,14 @@ def test_demo_rolls_out_a_small_fleet(tmp_path):
               if 'Accepted publickey for' in line]
     assert logins and all('Accepted publickey for %s ' % fleet_harness.ADMIN in line for line in logins), logins
     assert 'Ansible logs in as kaadmin, sudo to root' in proc.stdout
+    # the sessions view after the rollout: one line per host, Ansible's own login among its live sessions
+    assert all(isinstance(n, int) and n >= 1 for n in summary['sessions_after'].values()), summary
+    assert all(fleet_harness.ADMIN in {s['user'] for s in r['detail']['sessions']['server']} for r in after)
+    assert all(r['detail']['sessions']['available'] for r in after)
+    view = proc.stdout.split('== live sessions after the rollout', 1)[1].split('\n== ', 1)[0].splitlines()[1:]
+    assert sorted(line.split()[0] for line in view if line.strip()) == sorted(r['host'] for r in after)
+    assert all('session(s) (' in line and 'stale client(s)' in line for line in view if line.strip())
+    assert 'sessions' in csv[0] and 'sessions_at_risk' in csv[0]
 
 
 def test_interrupted_demo_stops_every_sshd_and_reruns_cleanly(tmp_path):

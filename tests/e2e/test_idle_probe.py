@@ -16,11 +16,12 @@ import pytest
 
 from conntrack import IdleFirewall
 from fleet import CLIENT_PLAY, SERVER_PLAY, Fleet
-from kalib import playbook, run_module, sshd_T, start_module
+from kalib import SSHD, playbook, run, run_module, sshd_T, start_module
 
-from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import SERVER_PERIODS, derive_interval
+from ansible_collections.keepalive.ssh.plugins.module_utils.timing import assumed, derive_interval, openssh_version
 
 PORT = 2622
+SERVER = assumed(openssh_version(run([SSHD, '-V']).stderr))  # the fleet's sshd: this machine's
 
 
 def start_fleet(tmp_path, client_alive_interval=None):
@@ -71,7 +72,8 @@ def test_bounds_contain_the_firewall_timeout(tmp_path, timeout, action):
         assert result['drop'] == ('silent' if action == 'drop' else 'reset'), result
         assert result['recommended'] == {'nat_idle_timeout': bounds['lower'], 'server_alive_count_max': 3,
                                          'server_alive_interval': derive_interval(bounds['lower']),
-                                         'client_alive_interval': derive_interval(bounds['lower'], SERVER_PERIODS)}
+                                         'client_alive_interval': derive_interval(bounds['lower'], SERVER.period),
+                                         'server_timing': SERVER.as_result()}
         outcomes = {s['outcome'] for s in result['sessions']}
         assert outcomes <= {'alive', 'dead', 'cancelled'} and {'alive', 'dead'} <= outcomes, result
         assert result['changed'] is False and result['elapsed'] < result['time_limit']
@@ -119,7 +121,7 @@ def sshd_role_accepts(tmp_path, fw, fleet, measured):
         fleet.reset_connections()
     assert rc == 0, out
     host = fleet.hosts[0]
-    assert sshd_T(host.config, host.hostkey)['clientaliveinterval'] == str(derive_interval(measured, SERVER_PERIODS))
+    assert sshd_T(host.config, host.hostkey)['clientaliveinterval'] == str(derive_interval(measured, SERVER.period))
     seen = fw.silence(['ssh', '-F', str(tmp_path / 'home' / '.ssh' / 'config'), '-T', '-v',
                        '-o', 'ServerAliveInterval=0', 'probed'], host.port, 3 * fw.timeout, 5)
     assert seen.entry['state'] == 'ESTABLISHED'

@@ -81,6 +81,37 @@ def test_config_that_refuses_logins_is_rolled_back(small_fleet, play):
     assert 'allowusers' not in sshd_T(host.config, host.hostkey)
 
 
+def backups(host):
+    """The backup files of the host's tree, by the file they back up."""
+    out = {}
+    for dirpath, _dirs, files in os.walk(host.etc):
+        for name in files:
+            if name.endswith('~'):
+                out.setdefault(os.path.join(dirpath, name.split('.')[0]), []).append(name)
+    return out
+
+
+@pytest.mark.fleet(size=1, scenarios=['debian'], port=2472)
+def test_match_overrides_make_one_backup_per_file_and_a_rollback_restores_the_state_before(small_fleet, play):
+    """The global values and a Match override both change sshd_config: one backup of it per run (the state
+    before the run), which is what the rollback restores; older backups beyond keepalive_sshd_backup_keep go."""
+    host = small_fleet.hosts[0]
+    before = config_files(host)
+    overrides = {'keepalive_sshd_match_overrides': [{'match': 'User deploy', 'client_alive_interval': 300}]}
+    rc, out, recap = playbook(play, '-i', small_fleet.inventory, '-e', json.dumps(overrides))
+    assert rc == 0 and recap[host.name]['failed'] == 0, out
+    assert [len(names) for names in backups(host).values()] == [1], backups(host)
+    changed = config_files(host)
+    refused = dict(overrides, keepalive_sshd_options={'AllowUsers': 'nobody'},
+                   keepalive_sshd_match_overrides=[{'match': 'User deploy', 'client_alive_interval': 200}],
+                   keepalive_sshd_backup_keep=1)
+    rc, out, recap = playbook(play, '-i', small_fleet.inventory, '-e', json.dumps(refused))
+    assert rc != 0 and 'sshd refused a new SSH login after the keepalive change' in out, out
+    assert config_files(host) == changed and config_files(host) != before  # the state before this run
+    assert [len(names) for names in backups(host).values()] == [1], backups(host)  # keep 1: the newest
+    assert small_fleet.can_login(host)
+
+
 @pytest.mark.fleet(size=1, scenarios=['debian'], port=2442)
 def test_sshd_not_running_when_a_reload_is_due(small_fleet, play, tmp_path):
     host = small_fleet.hosts[0]

@@ -36,7 +36,7 @@ def test_pattern_starting_with_a_dash_is_refused(tmp_path, pattern):
 
 
 def test_info_host_names_are_not_options(user):
-    result = run_module('keepalive_info', dict(path=None, system_config=None, hosts=['-oProxyCommand=x'],
+    result = run_module('keepalive_info', dict(path=None, system_config=None, host_names=['-oProxyCommand=x'],
                                                users=[dict(name=user.pw_name)]))
     assert result['failed'] and 'host_names[0] must be one host name not starting with "-"' in result['msg']
 

@@ -170,7 +170,22 @@ def test_system_wide_goes_to_the_included_drop_in(tmp_path):
     dropin = str(etc / 'ssh_config.d' / '50-keepalive.conf')
     assert result['path'] == dropin and owner(dropin) == ('root', 'root', '0o644')
     assert main.read_text().endswith('ServerAliveInterval 5\n')  # the packaged file is not edited
+    assert 'ServerAliveInterval at %s:5 is never used for "Host *": %s sets it first' % (main, dropin) \
+        in result['messages'], result['messages']
     assert alive(main, 'bastion') == ('30', '20') and alive(main, 'other') == ('60', '10')
+
+
+@pytest.mark.parametrize('check', [False, True])
+def test_system_wide_drop_in_directory_missing_is_refused_in_check_mode_too(tmp_path, check):
+    etc = tmp_path / 'etc-ssh'
+    etc.mkdir()
+    main = etc / 'ssh_config'
+    main.write_text('Include %s/ssh_config.d/*.conf\n\nHost *\n    SendEnv LANG LC_*\n' % etc)
+    result = run_module('client_keepalive', dict(system_config=str(main), hosts=[PROFILE_HOSTS[3]]), check=check)
+    assert result.get('failed'), result
+    assert result['msg'] == '%s does not exist; create it first (only a missing .ssh directory is created)' % (
+        etc / 'ssh_config.d')
+    assert os.listdir(str(etc)) == ['ssh_config']
 
 
 def test_system_wide_without_drop_in_support_edits_the_file(tmp_path):

@@ -1,9 +1,9 @@
 """ansible-core's conventions: validate (a command with %s, shell-split; default; off), one name per meaning
-with the old names as deprecated aliases, and state=absent that says what it found."""
+(no old names: nothing was released before), and state=absent that says what it found."""
 import os
 import stat
 
-from kalib import SSHD, reachable_by_users, run_module, ssh_G, sshd_T
+from kalib import reachable_by_users, run_module, ssh_G, sshd_T
 
 CLIENT_HOSTS = [dict(pattern='bastion', server_alive_interval=30), dict(pattern='*', server_alive_interval=60)]
 
@@ -78,20 +78,16 @@ def test_validate_without_percent_s_or_unbalanced_quotes_is_refused(tmp_path):
     assert config.read_text() == 'Port 22\n'
 
 
-def test_old_validate_forms_still_work_with_deprecations(tmp_path, hostkey):
+def test_validate_true_and_the_old_name_are_refused(tmp_path):
+    """The first release has no old forms: validate=true and validate_command fail, naming the way."""
     config = sshd_config(tmp_path)
-    script, log = checker(tmp_path / 'old style')
-    result = run_module('sshd_keepalive', dict(path=str(config), client_alive_interval=60,
-                                               validate_command="'%s' x %%s" % script))
-    assert result['changed'] and log.read_text().splitlines()[0] == 'x'  # quoted path: one word now
-    assert deprecations(result) == ["Alias 'validate_command' is deprecated. See the module docs for more information"]
-    result = run_module('sshd_keepalive', dict(path=str(config), client_alive_interval=61,
-                                               validate='%s -t -f %%s -h %s' % (SSHD, hostkey)))
-    assert result['changed'] and not deprecations(result)
-    result = run_module('sshd_keepalive', dict(path=str(config), client_alive_interval=62, validate=True,
-                                               sshd_binary='/nonexistent/sshd'))
-    assert result['failed'] and 'sshd_binary=/nonexistent/sshd is not an executable' in result['msg']
-    assert deprecations(result)[0].startswith('validate=true is deprecated: omit validate')
+    for value in (True, 'yes'):
+        result = run_module('sshd_keepalive', dict(path=str(config), client_alive_interval=60, validate=value))
+        assert result['failed'] and result['msg'] == (
+            'validate must be a command containing %%s, or false (omit it for the default check); got %r' % True)
+    result = run_module('sshd_keepalive', dict(path=str(config), client_alive_interval=60, validate_command='x %s'))
+    assert result['failed'] and 'Unsupported parameters' in result['msg'] and 'validate_command' in result['msg']
+    assert config.read_text() == 'Port 22\n'
 
 
 def test_client_validate_command_and_off(tmp_path):
@@ -146,27 +142,25 @@ def test_client_absent_reports_what_it_removed_and_what_was_not_there(tmp_path):
     assert 'removed ServerAliveInterval 60' in empty_star['messages'][0]
 
 
-def test_old_parameter_names_are_deprecated_aliases(tmp_path, hostkey, users):
-    """path is the file a module manages (or reads) in all three; hosts means Host blocks in all three."""
+def test_old_parameter_names_are_refused(tmp_path, hostkey, users):
+    """path is the file a module manages (or reads) in all three; hosts means Host blocks in all three; the
+    names of earlier drafts (never released) are not accepted."""
     config = sshd_config(tmp_path, 'Port 22\nHostKey %s\nClientAliveInterval 60\n' % hostkey)
     user_config = tmp_path / 'alice' / '.ssh' / 'config'
     user_config.parent.parent.mkdir()  # the home-like directory; .ssh is created for the user
     reachable_by_users(user_config.parent.parent)  # the user's file is read as the user
     old = run_module('client_keepalive', dict(users=[dict(name='kaalice', config=str(user_config), hosts=CLIENT_HOSTS)]))
-    assert old['changed'] and old['results'][0]['path'] == str(user_config)
-    assert deprecations(old) == ["Alias 'users[0].config' is deprecated. See the module docs for more information"]
+    assert old['failed'] and 'config' in old['msg'] and not user_config.parent.exists(), old
     new = run_module('client_keepalive', dict(users=[dict(name='kaalice', path=str(user_config), hosts=CLIENT_HOSTS)]))
-    assert new['changed'] is False and not deprecations(new)
-
-    old = run_module('keepalive_info', dict(sshd_config=str(config), users=[dict(name='kaalice', config=str(user_config))],
-                                            hosts=['bastion'], system_config=None))
-    assert sorted(deprecations(old)) == sorted("Alias '%s' is deprecated. See the module docs for more information" % n
-                                               for n in ('sshd_config', 'users[0].config', 'hosts'))
+    assert new['changed'] and not deprecations(new)
+    for name, value in (('sshd_config', str(config)), ('hosts', ['bastion'])):
+        old = run_module('keepalive_info', dict({name: value}, system_config=None))
+        assert old['failed'] and 'Unsupported parameters' in old['msg'] and name in old['msg'], old
+    old = run_module('keepalive_info', dict(path='', users=[dict(name='kaalice', config=str(user_config))],
+                                            system_config=None))
+    assert old['failed'] and 'config' in old['msg'], old
     new = run_module('keepalive_info', dict(path=str(config), users=[dict(name='kaalice', path=str(user_config))],
                                             host_names=['bastion'], system_config=None))
     assert not deprecations(new)
-    for result in (old, new):
-        assert result['sshd']['effective']['clientaliveinterval'] == '60'
-        assert result['clients']['kaalice']['hosts']['bastion']['ServerAliveInterval']['value'] == '30'
-    skipped = run_module('keepalive_info', dict(path=None, host_names=['x']))
-    assert 'sshd' not in skipped and skipped['clients'] == {}
+    assert new['sshd']['effective']['clientaliveinterval'] == '60'
+    assert new['clients']['kaalice']['hosts']['bastion']['ServerAliveInterval']['value'] == '30'

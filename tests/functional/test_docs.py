@@ -162,7 +162,7 @@ PREPARE = {
                 {'pattern': '*', 'server_alive_interval': 60, 'server_alive_count_max': 10}]}},
     ],
 }
-RUNNABLE = ['sshd_keepalive', 'client_keepalive', 'keepalive_info']
+RUNNABLE = ['sshd_keepalive', 'client_keepalive', 'keepalive_info', 'stale_sessions']
 
 
 @pytest.mark.parametrize('module', RUNNABLE)

@@ -37,6 +37,9 @@ def test_client_role_goes_on_past_a_hostile_user(tmp_path, people, secret, attac
         assert 'ServerAliveInterval 60' in f.read()
     if attack.__name__ != 'match_exec':
         assert '%s: skipped (' % hostile.pw_name in out  # the reason is in the warnings
+        # and where an operator looks: the host's summary line and the recap (ignored, not failed)
+        assert '1 user(s) skipped, files left unchanged:' in out and '"%s: ' % hostile.pw_name in out
+        assert recap['localhost']['ignored'] == 1, out
     else:  # the role validated the user's file: their command ran, as them
         assert os.lstat(ARTIFACT).st_uid == hostile.pw_uid
 
@@ -45,6 +48,22 @@ def test_client_role_goes_on_past_a_hostile_user(tmp_path, people, secret, attac
     if attack.__name__ != 'match_exec':
         assert rc != 0 and recap['localhost']['failed'] == 1, out
     assert SECRET not in out
+
+
+def test_client_role_run_where_every_user_is_skipped_is_not_green(tmp_path, people, secret):  # noqa: F811
+    hostile, _bystander = people
+    user_file(hostile, 'config', 'Include %s\n' % secret)
+    play = tmp_path / 'play.yml'
+    play.write_text('- hosts: localhost\n  gather_facts: false\n  roles:\n    - keepalive.ssh.client\n')
+    extra = {'keepalive_client_users': [{'name': hostile.pw_name}], 'keepalive_client_command_timeout': 4}
+    rc, out, recap = playbook(play, '-i', inventory(tmp_path), '-e', json.dumps(extra))
+    assert rc == 0 and recap['localhost']['failed'] == 0 and recap['localhost']['ignored'] == 1, out
+    assert '1 user(s) skipped, files left unchanged:' in out and '...ignoring' in out
+    assert SECRET not in out
+    reset(hostile)
+    rc, out, recap = playbook(play, '-i', inventory(tmp_path), '-e', json.dumps(extra))
+    assert rc == 0 and recap['localhost']['ignored'] == 0, out
+    assert "every requested user's file is managed" in out
 
 
 def test_audit_report_is_private_and_names_the_hostile_user(tmp_path, people, secret):  # noqa: F811

@@ -11,7 +11,7 @@ def info_args(config, hostkey, **kw):
     if 'HostKey' not in text:
         with open(str(config), 'w') as f:
             f.write('HostKey %s\n' % hostkey + text)
-    return dict(sshd_config=str(config), include_base=str(config.parent), sshd_binary=SSHD, system_config='', **kw)
+    return dict(path=str(config), include_base=str(config.parent), sshd_binary=SSHD, system_config='', **kw)
 
 
 def test_server_values_and_where_they_come_from(sshd_tree, hostkey):
@@ -47,6 +47,20 @@ def test_drift_against_expectations(sshd_tree, hostkey):
                                % os.path.join(str(config.parent), 'sshd_config.d', '50-cloud-init.conf')]
 
 
+def test_an_expected_firewall_timeout_expects_the_interval_this_sshd_version_derives(sshd_tree, hostkey):
+    """The audit of a profile defined by its firewall (nat_idle_timeout 300, no interval): this machine's sshd 9.2
+    sends a keepalive every 2 x ClientAliveInterval, so 120 is compliant and 240 (right for 8.4 and 10.x) is not."""
+    config = sshd_tree('ubuntu2404-cloud')
+    dropin = os.path.join(str(config.parent), 'sshd_config.d', '50-cloud-init.conf')
+    expect = dict(client_alive_interval=None, client_alive_count_max=None, nat_idle_timeout=300)
+    for value, compliant in (('120', True), ('240', False)):
+        with open(dropin, 'w') as f:
+            f.write('ClientAliveInterval %s\n' % value)
+        result = run_module('keepalive_info', info_args(config, hostkey, expect_server=expect))
+        assert result['sshd']['version'].startswith('OpenSSH_9.2')
+        assert result['compliant'] is compliant, result['drift']
+
+
 def test_client_values_user_then_system_file(tmp_path, user):
     ssh_dir = os.path.join(user.pw_dir, '.ssh')
     os.makedirs(ssh_dir)
@@ -57,7 +71,7 @@ def test_client_values_user_then_system_file(tmp_path, user):
     reachable_by_users(tmp_path)
     system = tmp_path / 'ssh_config'
     system.write_text('Host *\n    ServerAliveInterval 90\n    ServerAliveCountMax 7\n')
-    result = run_module('keepalive_info', dict(sshd_config='', system_config=str(system), hosts=['other'], users=[
+    result = run_module('keepalive_info', dict(path='', system_config=str(system), host_names=['other'], users=[
         dict(name=user.pw_name, expect=[dict(pattern='bastion', server_alive_interval=30, server_alive_count_max=20)])]))
     hosts = result['clients'][user.pw_name]['hosts']
     expected = {'value': '30', 'file': os.path.join(ssh_dir, 'config'), 'line': 2, 'uncertain': []}
@@ -69,7 +83,7 @@ def test_client_values_user_then_system_file(tmp_path, user):
 
 
 def test_missing_sshd_is_a_clear_error(tmp_path):
-    result = run_module('keepalive_info', dict(sshd_config=str(tmp_path / 'x'), sshd_binary='/nonexistent/sshd'))
+    result = run_module('keepalive_info', dict(path=str(tmp_path / 'x'), sshd_binary='/nonexistent/sshd'))
     assert result['failed'] and 'sshd_binary=/nonexistent/sshd is not an executable file' in result['msg']
 
 

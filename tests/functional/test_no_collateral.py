@@ -118,9 +118,24 @@ def test_file_rejected_before_any_change_is_said_so(tmp_path):
     result = run_module('client_keepalive', dict(path=str(config), hosts=HOSTS))
     assert result['msg'] == (
         'validation failed, nothing was changed: ssh already rejected the configuration before any change: '
-        '%s line 2: Bad configuration option: colour; the installed OpenSSH does not know colour: remove or '
-        'comment out that line (or install an OpenSSH that supports it), then run again' % config)
+        "%s line 2: Bad configuration option: colour; the installed OpenSSH does not know colour: remove or "
+        "comment out that line, or let ssh skip it with 'IgnoreUnknown colour' above that line (as for another "
+        "OpenSSH's options, such as macOS's UseKeychain), then run again" % config)
     assert config.read_text() == 'Host old\n    Colour blue\n'
+
+
+def test_every_line_ssh_rejects_is_named_in_one_run(tmp_path):
+    text = 'Host mac\n    UseKeychain yes\n    ServerAliveInterval soon\n    RSAAuthentication yes\n'
+    config = tmp_path / 'config'
+    config.write_text(text)
+    result = run_module('client_keepalive', dict(path=str(config), hosts=HOSTS))
+    assert result['msg'] == (
+        "validation failed, nothing was changed: ssh already rejected the configuration before any change: "
+        "%s line 2: Bad configuration option: usekeychain; %s line 3: invalid time value.; the installed "
+        "OpenSSH does not know usekeychain: remove or comment out that line, or let ssh skip it with "
+        "'IgnoreUnknown usekeychain' above that line (as for another OpenSSH's options, such as macOS's "
+        "UseKeychain), then run again" % (config, config))
+    assert config.read_text() == text
 
 
 def test_our_change_rejected_names_the_line_of_the_real_file(tmp_path):

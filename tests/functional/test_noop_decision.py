@@ -110,3 +110,17 @@ def test_what_the_snapshot_cannot_judge_goes_to_the_module(users):
         assert 'hard links' in refusal(run_module('client_keepalive', args), pw.pw_name)
     finally:
         shutil.rmtree(os.path.join(pw.pw_dir, '.ssh'), ignore_errors=True)
+
+
+def test_a_declared_timeout_goes_to_the_module_which_knows_the_sshd_version(sshd_tree, hostkey):
+    """The same unchanged tree: decided on the controller, unless nat_idle_timeout / dead_peer_timeout make the
+    result depend on the host's sshd version (plugins/module_utils/timing.py), which only the module asks."""
+    config = sshd_tree('debian12')
+    args = dict(path=str(config), client_alive_interval=60, client_alive_count_max=3,
+                validate='%s -t -f %%s -h %s' % (SSHD, hostkey))
+    run_module('sshd_keepalive', args)
+    assert controller(ServerAction, args) is not None
+    for declared in (dict(nat_idle_timeout=300), dict(dead_peer_timeout=3600)):
+        assert controller(ServerAction, dict(args, **declared)) is None
+        result = run_module('sshd_keepalive', dict(args, **declared))
+        assert result['changed'] is False and result['timing']['measured'], result

@@ -29,8 +29,15 @@ CONDITIONS = {
     'when a block is absent': lambda args, result: block_absent(args),
     'when users is given': lambda args, result: bool(args.get('users')),
     'when users is not given': lambda args, result: not args.get('users'),
+    # (the tests run as root: without a target, as_root decides)
+    'when users is not given and a file is managed (not as root with as_root=nothing and no target)':
+        lambda args, result: not args.get('users') and (
+            args.get('as_root') != 'nothing' or any(args.get(k) for k in ('user', 'path', 'system_config'))),
     'when users are listed': lambda args, result: bool(args.get('users')),
     'when path is set': lambda args, result: bool(args.get('path', '/etc/ssh/sshd_config')),
+    'when sessions is true': lambda args, result: bool(args.get('sessions')),
+    'when nat_idle_timeout or dead_peer_timeout is given':
+        lambda args, result: args.get('nat_idle_timeout') is not None or args.get('dead_peer_timeout') is not None,
 }
 
 
@@ -80,6 +87,7 @@ def test_sshd_keepalive_results_match_return(sshd_config):
     run('sshd_keepalive', dict(base, backup=True))
     run('sshd_keepalive', dict(base, backup=True))  # unchanged: no backup keys
     run('sshd_keepalive', dict(base, match='User alice'))
+    run('sshd_keepalive', dict(base, client_alive_interval=None, nat_idle_timeout=300, dead_peer_timeout=3600))
     run('sshd_keepalive', dict(base, state='absent'))
     run('sshd_keepalive', dict(base, state='absent'))  # nothing left to remove
 
@@ -92,6 +100,7 @@ def test_client_keepalive_results_match_return(tmp_path, users):
     run('client_keepalive', dict(single, backup=True, hosts=hosts[:1] + [dict(pattern='*', server_alive_interval=61)]))
     run('client_keepalive', dict(single, hosts=[dict(pattern='bastion', state='absent')] + hosts[1:]))
     run('client_keepalive', dict(single, state='absent'))
+    run('client_keepalive', dict(hosts=hosts, as_root='nothing'))  # as root without a target: nothing
     reachable_by_users(tmp_path)  # users' files are read as the user
     for name in ('alice', 'bob'):
         (tmp_path / name).mkdir()
@@ -119,3 +128,22 @@ def test_keepalive_info_results_match_return(sshd_config, tmp_path, users):
                                            expect=[dict(pattern='bastion', server_alive_interval=31)])]),
         check_mode=True)
     run('keepalive_info', dict(path='', users=[dict(name='kaalice', path=str(user_config))], system_config=''))
+
+
+def test_keepalive_info_sessions_match_return(sshd_config, tmp_path, users):
+    options = dict(users=['kaalice'], control_dirs=[str(tmp_path)], max_rows=5)
+    result = run('keepalive_info', dict(path=str(sshd_config), system_config='', sessions=True,
+                                        session_options=options))
+    contains = documented('keepalive_info')['sessions']['contains']
+    assert set(result['sessions']) == set(contains) - {'reason'}, sorted(result['sessions'])  # reason: unavailable only
+    assert set(result['sessions']['counts']) == set(contains['counts']['sample'])
+    for key in ('server', 'clients'):   # each documented row is the row shown in RETURN's sample
+        assert set(contains[key]['contains']) <= set(contains[key]['sample'][0])
+    run('keepalive_info', dict(path='', sessions=True), check_mode=True)
+
+
+def test_stale_sessions_results_match_return(tmp_path, users):
+    # only a report (no terminate): this machine's other ssh clients are looked at, never ended
+    options = dict(users=['kaalice', 'kabob'], control_dirs=[str(tmp_path)])
+    run('stale_sessions', dict(session_options=options))
+    run('stale_sessions', dict(session_options=options, terminate=True), check_mode=True)

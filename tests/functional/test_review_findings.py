@@ -229,6 +229,21 @@ def test_audit_of_one_user_has_one_time_budget(people):
     assert elapsed < LIMIT * 2 + MARGIN, 'one user made the audit take %.1f s' % elapsed
 
 
+def test_client_role_command_timeout_is_one_budget_per_user(people):
+    """client_keepalive (the client role's call): command_timeout is what one user's files may cost in all,
+    not per ssh -G; a Match exec sleeping just under it on every ssh -G (validation and the no-collateral
+    check ask about each of 10 host names) cannot multiply it."""
+    hostile, bystander = people
+    user_file(hostile, 'config', 'Match exec "sleep %s; exit 1"\n    User q\n' % (LIMIT - 0.5))
+    hosts = [dict(pattern='h%d' % i, server_alive_interval=30) for i in range(10)]
+    args = dict(users=[dict(name=hostile.pw_name, hosts=hosts), dict(name=bystander.pw_name, hosts=hosts)],
+                command_timeout=LIMIT)
+    result, raw, elapsed = run_full('client_keepalive', args)
+    assert not result.get('failed'), raw
+    assert [s['user'] for s in result['skipped_users']] == [hostile.pw_name], raw
+    assert elapsed < LIMIT * 2 + MARGIN, 'one user made the run take %.1f s' % elapsed
+
+
 # -- second review (the probe after its cost cuts): findings F1-F4 ---------------------------------
 
 RACES = 40

@@ -2,6 +2,8 @@
 import json
 import os
 
+import pytest
+
 from kalib import playbook
 
 DETECT = '''
@@ -42,14 +44,39 @@ def test_unknown_server_profile_fails_clearly(tmp_path):
 
 def test_unknown_client_profile_fails_clearly(tmp_path):
     rc, out, _recap = run_role(tmp_path, 'keepalive.ssh.client', {
-        'keepalive_client_users': [{'name': 'root', 'config': str(tmp_path / 'c'), 'profiles': ['bastion', 'mars']}]})
+        'keepalive_client_users': [{'name': 'root', 'path': str(tmp_path / 'c'), 'profiles': ['bastion', 'mars']}]})
     assert rc != 0 and 'unknown keepalive client profile(s) mars for user root' in out
+
+
+@pytest.mark.parametrize('role,extra,message', [
+    ('keepalive.ssh.sshd', {'keepalive_sshd_match_overrides': [{'match': 'Group mobile', 'client_alive_intervall': 300}]},
+     'keepalive_sshd_match_overrides.client_alive_intervall. Supported parameters include'),
+    ('keepalive.ssh.sshd', {'keepalive_sshd_match_overrides': [{'client_alive_interval': 300}]},
+     'missing required arguments: match'),
+    ('keepalive.ssh.sshd', {'keepalive_sshd_profiles': {'default': {'client_alive_intervall': 60, 'client_alive_count_max': 3}}},
+     'keepalive_sshd_profiles.default: unknown key(s) client_alive_intervall; a profile takes client_alive_interval, '
+     'nat_idle_timeout, client_alive_count_max'),
+    ('keepalive.ssh.client', {'keepalive_client_users': [{'name': 'root', 'profile': ['default']}]},
+     'keepalive_client_users.profile. Supported parameters include'),
+    ('keepalive.ssh.client', {'keepalive_client_users': [{'name': 'root', 'hosts': [{'pattern': 'x', 'server_alive_intervall': 5}]}]},
+     'keepalive_client_users.hosts.server_alive_intervall. Supported parameters include'),
+    ('keepalive.ssh.client', {'keepalive_client_users': [{'name': 'root'}],
+                              'keepalive_client_hosts': [{'pattern': 'x', 'server_alive_count': 5}]},
+     'keepalive_client_hosts.server_alive_count. Supported parameters include'),
+    ('keepalive.ssh.client', {'keepalive_client_users': [{'name': 'root'}],
+                              'keepalive_client_profiles': {'default': {'pattern': '*', 'server_alive_intervall': 60}}},
+     'keepalive_client_profiles.default: unknown key(s) server_alive_intervall'),
+])
+def test_a_misspelt_nested_key_fails_before_anything_runs(tmp_path, role, extra, message):
+    rc, out, recap = run_role(tmp_path, role, extra)
+    assert rc != 0 and message in out, out
+    assert recap['localhost']['changed'] == 0, out
 
 
 def test_declared_nat_timeout_contradicting_a_profile_fails(tmp_path):
     (tmp_path / 'h').mkdir()
     rc, out, _recap = run_role(tmp_path, 'keepalive.ssh.client', {
-        'keepalive_client_users': [{'name': 'root', 'config': str(tmp_path / 'h' / '.ssh' / 'config'),
+        'keepalive_client_users': [{'name': 'root', 'path': str(tmp_path / 'h' / '.ssh' / 'config'),
                                     'profiles': ['home', 'default']}],
         'keepalive_client_nat_idle_timeout': 300})
     assert rc != 0 and ('users[0].hosts[0].server_alive_interval=300 is not below '
@@ -61,7 +88,7 @@ def test_nat_timeout_derives_intervals_for_blocks_without_one(tmp_path):
     (tmp_path / 'h').mkdir()
     config = tmp_path / 'h' / '.ssh' / 'config'
     rc, out, _recap = run_role(tmp_path, 'keepalive.ssh.client', {
-        'keepalive_client_users': [{'name': 'root', 'config': str(config), 'profiles': ['default'],
+        'keepalive_client_users': [{'name': 'root', 'path': str(config), 'profiles': ['default'],
                                     'hosts': [{'pattern': 'legacy-*'}]}],
         'keepalive_client_nat_idle_timeout': 300})
     assert rc == 0, out
@@ -77,7 +104,7 @@ def test_users_and_the_system_wide_file_are_items_of_one_task(tmp_path):
     system = tmp_path / 'etc' / 'ssh_config'
     system.parent.mkdir()
     system.write_text('Host *\n    SendEnv LANG LC_*\n')
-    users = [{'name': 'root', 'config': str(config), 'profiles': ['default']}]
+    users = [{'name': 'root', 'path': str(config), 'profiles': ['default']}]
     both = {'keepalive_client_users': users, 'keepalive_client_system_wide': True,
             'keepalive_client_system_config': str(system), 'keepalive_client_system_profiles': ['bastion', 'default']}
     rc, out, recap = run_role(tmp_path, 'keepalive.ssh.client', both)
@@ -89,7 +116,7 @@ def test_users_and_the_system_wide_file_are_items_of_one_task(tmp_path):
     rc, out, recap = run_role(tmp_path, 'keepalive.ssh.client', both)
     assert rc == 0 and recap['localhost']['changed'] == 0, out
     rc, out, recap = run_role(tmp_path, 'keepalive.ssh.client', dict(both, keepalive_client_users=[]))
-    assert rc == 0 and recap['localhost']['ok'] == 2 and 'item=users' not in out, out  # arg spec check + the file
+    assert rc == 0 and recap['localhost']['ok'] == 3 and 'item=users' not in out, out  # arg spec, file, skip summary
     rc, out, recap = run_role(tmp_path, 'keepalive.ssh.client', dict(both, keepalive_client_system_wide=False))
     assert rc == 0 and recap['localhost']['changed'] == 0 and 'item=%s' % system not in out, out
 

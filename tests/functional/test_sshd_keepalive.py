@@ -3,7 +3,9 @@ import os
 
 import pytest
 
-from kalib import SSHD, run_module, sshd_T
+from kalib import SSHD, run, run_module, sshd_T
+
+from ansible_collections.keepalive.ssh.plugins.module_utils.timing import assumed, openssh_version
 
 # Every stock/realistic server fixture: after one run sshd really uses 60/10, and a second run is a no-op.
 SERVER_FIXTURES = ['debian12', 'debian13', 'ubuntu2204', 'ubuntu2404', 'ubuntu2404-cloud',
@@ -138,6 +140,21 @@ def test_bad_input_names_parameter_and_writes_nothing(sshd_tree, hostkey, extra,
     assert config.read_text() == before
 
 
+@pytest.mark.parametrize('extra,message', [
+    (dict(), 'one of the following is required: client_alive_interval, client_alive_count_max, tcp_keepalive, '
+             'nat_idle_timeout, options'),
+    (dict(options={}), 'nothing to set: give client_alive_interval, client_alive_count_max, tcp_keepalive, '
+                       'nat_idle_timeout or options'),
+    (dict(options={}, state='absent'), 'nothing to remove: give client_alive_interval'),
+])
+def test_a_call_that_asks_for_nothing_fails(sshd_tree, hostkey, extra, message):
+    config = sshd_tree('debian12')
+    before = config.read_text()
+    result = run_module('sshd_keepalive', dict(path=str(config), include_base=str(config.parent), **extra))
+    assert result.get('failed') and message in result['msg'], result
+    assert config.read_text() == before
+
+
 def test_path_that_is_a_directory(tmp_path):
     result = run_module('sshd_keepalive', dict(path=str(tmp_path), client_alive_interval=60))
     assert result['failed'] and 'is a directory' in result['msg']
@@ -150,24 +167,71 @@ def test_semantic_warnings_are_returned(sshd_tree, hostkey):
     assert 'ClientAliveCountMax 0 disables the disconnect' in warnings and 'Interval 0 disables keepalive' in warnings
 
 
-def test_interval_derived_from_nat_idle_timeout(sshd_tree, hostkey):
+def local_sshd_version():
+    return openssh_version(run([SSHD, '-V']).stderr)
+
+
+def fake_sshd(tmp_path, says):
+    """An 'sshd' that only answers -V (as OpenSSH 8.x's does: an error, then its version in the usage)."""
+    path = tmp_path / 'fake-sshd'
+    path.write_text('#!/bin/sh\nprintf "%%s\\n" "unknown option -- V" "%s" >&2\nexit 1\n' % says)
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_interval_derived_from_nat_idle_timeout_for_this_hosts_sshd(sshd_tree, hostkey):
     config = sshd_tree('debian12')
     result = run_module('sshd_keepalive', dict(args(config, hostkey, nat_idle_timeout=300), client_alive_interval=None))
-    # sshd sends a keepalive every 2 x ClientAliveInterval: 300 - 20 %, halved
-    assert result['effective']['ClientAliveInterval']['value'] == '120'
-    assert sshd_T(config, hostkey)['clientaliveinterval'] == '120'
+    timing = assumed(local_sshd_version())
+    assert timing.measured and result['timing'] == timing.as_result()
+    # 300 - 20 %, divided by the intervals between two keepalives of this sshd (9.2: 2, so 120)
+    assert result['effective']['ClientAliveInterval']['value'] == str(240 // timing.period)
+    assert sshd_T(config, hostkey)['clientaliveinterval'] == str(240 // timing.period)
+
+
+@pytest.mark.parametrize('banner,interval,measured', [
+    ('OpenSSH_8.4p1 Debian-5+deb11u3, OpenSSL 1.1.1w  11 Sep 2023', 240, True),
+    ('OpenSSH_9.2, OpenSSL 3.0.20 7 Apr 2026', 120, True),
+    ('OpenSSH_7.4p1, OpenSSL 1.0.2k-fips  26 Jan 2017', 120, False),   # not measured: the longest period
+    ('not an OpenSSH at all', 120, False),
+])
+def test_the_derivation_follows_the_sshd_version_of_the_host(sshd_tree, tmp_path, banner, interval, measured):
+    config = sshd_tree('debian12')
+    result = run_module('sshd_keepalive', dict(path=str(config), nat_idle_timeout=300, validate=False,
+                                               sshd_binary=fake_sshd(tmp_path, banner)))
+    assert result['effective']['ClientAliveInterval']['value'] == str(interval), result
+    assert result['timing']['measured'] is measured
+    assert ('not among the measured versions' in ' '.join(result.get('warnings', []))) is not measured
+
+
+def test_dead_peer_budget_is_count_max_plus_one_periods_of_the_hosts_sshd(sshd_tree, tmp_path):
+    """interval 60, count-max 4, budget 300 s: dropped after (4 + 1) x 60 = 300 s on 8.4 (accepted); 61 on 9.2:
+    after (4 + 1) x 2 x 61 = 610 s, refused, naming the largest interval and count-max that fit."""
+    values = dict(client_alive_interval=60, client_alive_count_max=4, dead_peer_timeout=300, validate=False)
+    config = str(sshd_tree('debian12'))
+    old = run_module('sshd_keepalive', dict(values, path=config,
+                                            sshd_binary=fake_sshd(tmp_path, 'OpenSSH_8.4p1 Debian-5')))
+    assert not old.get('failed') and old['effective']['ClientAliveInterval']['value'] == '60', old
+    new = run_module('sshd_keepalive', dict(values, path=config, client_alive_interval=61,
+                                            sshd_binary=fake_sshd(tmp_path, 'OpenSSH_9.2, OpenSSL 3.0.20')))
+    assert new['failed'] and ('(client_alive_count_max + 1) × 2 × client_alive_interval = (4 + 1) × 2 × 61 = 610 s '
+                              'exceeds dead_peer_timeout=300 s') in new['msg']
+    assert 'client_alive_interval at most 30 or client_alive_count_max at most 1' in new['msg']
 
 
 @pytest.mark.parametrize('extra,message', [
     (dict(client_alive_interval=150, nat_idle_timeout=300),
      '2 × client_alive_interval=150 is not below nat_idle_timeout=300: the path drops an idle connection before the '
-     'first keepalive (sshd sends a keepalive every 2 × ClientAliveInterval); use at most 120'),
+     'first keepalive (sshd (OpenSSH 9.2) sends a keepalive every 2 × ClientAliveInterval (measured)); use at most '
+     '149, or omit the interval to derive 120'),
     (dict(client_alive_interval=30, client_alive_count_max=10, dead_peer_timeout=300),
-     '2 × client_alive_interval × client_alive_count_max = 2 × 30 × 10 = 600 s exceeds dead_peer_timeout=300 s'),
+     '(client_alive_count_max + 1) × 2 × client_alive_interval = (10 + 1) × 2 × 30 = 660 s exceeds '
+     'dead_peer_timeout=300 s'),
     (dict(client_alive_interval=60, client_alive_count_max=None, dead_peer_timeout=300),
-     '= 2 × 60 × 3 = 360 s exceeds'),
+     '= (3 + 1) × 2 × 60 = 480 s exceeds'),
 ])
-def test_timing_contradictions_fail_clearly(sshd_tree, hostkey, extra, message):
+def test_timing_contradictions_on_this_hosts_sshd_fail_clearly(sshd_tree, hostkey, extra, message):
+    assert local_sshd_version() == '9.2'  # the messages below are 9.2's (Debian 12, this machine)
     config = sshd_tree('debian12')
     before = config.read_text()
     result = run_module('sshd_keepalive', args(config, hostkey, **extra))

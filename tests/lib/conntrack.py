@@ -50,6 +50,11 @@ def _run(argv, **kw):
     return subprocess.run(argv, check=True, capture_output=True, text=True, **kw)
 
 
+def enter_namespace(fd):
+    """Move the calling thread into the network namespace open at ``fd`` (threads start in the process's)."""
+    _check(_LIBC.setns(fd, CLONE_NEWNET), 'setns into a test namespace')
+
+
 class IdleFirewall:
     def __init__(self, timeout, action='drop'):
         if action not in ACTIONS:
@@ -79,7 +84,7 @@ class IdleFirewall:
         try:
             self.kill_all()
         finally:
-            _check(_LIBC.setns(self._home, CLONE_NEWNET), 'setns back to the original namespace')
+            enter_namespace(self._home)
             os.close(self._home)
         return False
 
@@ -129,6 +134,12 @@ class IdleFirewall:
             _run(['nft', 'insert', 'rule', 'inet', 'idlefw', 'input', 'tcp', direction, str(port),
                   'ct', 'state', 'invalid', 'counter', 'comment', '"port-%d"' % port])
 
+    def cut(self, port):
+        """Drop every packet to or from ``port`` from now on: the peers of its connections vanish, as a
+        host that lost power or a path that went down (neither side gets a reset)."""
+        _run(['nft', '-f', '-'], input='table inet cut%d {\n chain input {\n  type filter hook input priority -10;\n'
+                                       '  tcp sport %d drop\n  tcp dport %d drop\n }\n}\n' % (port, port, port))
+
     def invalid_packets(self, port=None):
         """Packets the firewall dropped (or reset) because conntrack had forgotten their connection.
 
@@ -177,7 +188,7 @@ class Session:
     def __init__(self, argv, login_timeout=30):
         self.proc = subprocess.Popen(argv + ['cat'], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, start_new_session=True)
-        self.log = []
+        self.stamped = []  # (monotonic seconds, line): when ssh logged each line
         self._reader = threading.Thread(target=self._read_log, daemon=True)
         self._reader.start()
         self._count = 0
@@ -186,7 +197,11 @@ class Session:
 
     def _read_log(self):
         for line in self.proc.stderr:
-            self.log.append(line.decode(errors='replace'))
+            self.stamped.append((time.monotonic(), line.decode(errors='replace')))
+
+    @property
+    def log(self):
+        return [text for _t, text in self.stamped]
 
     def echo(self, timeout):
         """Send a line; True when it comes back within ``timeout`` seconds (the session is alive)."""

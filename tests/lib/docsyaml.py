@@ -13,7 +13,8 @@ from kalib import ROOT
 
 MODULES = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(ROOT, 'plugins', 'modules', '*.py'))
                  if not p.endswith('__init__.py'))
-DOC_FILES = [os.path.join(ROOT, 'README.md')] + sorted(glob.glob(os.path.join(ROOT, 'docs', '*.md')))
+DOC_FILES = ([os.path.join(ROOT, name) for name in ("README.md", "DEVELOPING.md")]
+             + sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")) + glob.glob(os.path.join(ROOT, "docs", "dev", "*.md"))))
 FENCE = re.compile(r'^(?P<indent>[ \t]*)```yaml[ \t]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$', re.M | re.S)
 
 

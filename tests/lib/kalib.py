@@ -117,6 +117,19 @@ def reachable_by_users(path):
         path = os.path.dirname(path)
 
 
+def unix_socket(path, listening=False):
+    """A ControlMaster-like socket file: listening (returned, the caller closes it) or dead (bound and closed:
+    the file stays and nobody accepts on it, as when a master is gone)."""
+    import socket  # pylint: disable=import-outside-toplevel
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(path))
+    if listening:
+        sock.listen(1)
+        return sock
+    sock.close()
+    return None
+
+
 def b36(number):
     digits = ''
     while True:

@@ -33,8 +33,13 @@ def test_system_wide_takes_what_bool_takes(flag, wanted):
         {'pattern': '*', 'server_alive_interval': 60}]  # the default system profile
 
 
-def test_no_users_and_no_system_file_is_no_call():
-    assert client_jobs([], PROFILES, ['default']) == []
+def test_no_users_and_no_system_file_is_one_call_for_the_running_users_own_file():
+    """The role on your own machine without variables: only hosts (the default profiles and the extra
+    blocks), which the module applies to the running user's ~/.ssh/config (as root: as_root)."""
+    extra = [{'pattern': 'db-*', 'server_alive_interval': 45}]
+    assert client_jobs([], PROFILES, ['default'], extra) == [
+        {'label': 'your own ~/.ssh/config (none as root)',
+         'hosts': [{'pattern': '*', 'server_alive_interval': 60}] + extra}]
     assert [j['label'] for j in client_jobs([], PROFILES, ['default'], None, True)] == ['/etc/ssh/ssh_config']
 
 

@@ -19,11 +19,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     check_patterns,
     check_text,
     client_effective,
-    SERVER_PERIODS,
-    derive_interval,
-    resolve_timing,
     semantic_warnings,
-    timing_names,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, Document, Tree
 
@@ -263,36 +259,6 @@ def test_semantic_warnings():
     assert any('disables keepalive' in w for w in semantic_warnings(0, 3, SSHD))
     assert any('ClientAliveCountMax 0' in w for w in semantic_warnings(60, 0, SSHD))
     assert semantic_warnings(60, 10, SSHD) == []
-
-
-@pytest.mark.parametrize('timeout,interval', [(300, 240), (30, 24), (2, 1), (3600, 2880)])
-def test_derive_interval_keeps_a_margin(timeout, interval):
-    assert derive_interval(timeout) == interval < timeout
-
-
-def test_resolve_timing():
-    names = timing_names('server_alive_interval', 'hosts[1].')
-    assert resolve_timing(names, None, 5, 300) == 240
-    assert resolve_timing(names, 60, None) == 60
-    with pytest.raises(InputError, match=r'hosts\[1\].server_alive_interval=300 is not below hosts\[1\].nat_idle_timeout'):
-        resolve_timing(names, 300, 3, 300)
-    with pytest.raises(InputError, match=r'hosts\[1\].server_alive_count_max = 60 × 10 = 600 s exceeds'):
-        resolve_timing(names, 60, 10, None, 599)
-    with pytest.raises(InputError, match='nat_idle_timeout must be between 2'):
-        resolve_timing(names, None, 3, 1)
-
-
-def test_resolve_timing_server_side_counts_two_intervals_per_keepalive():
-    """sshd (OpenSSH 9.2) sends its keepalive every 2 x ClientAliveInterval (tests/e2e/test_idle_probe.py)."""
-    names = timing_names('client_alive_interval')
-    assert derive_interval(300, SERVER_PERIODS) == 120 and derive_interval(4, SERVER_PERIODS) == 1
-    assert resolve_timing(names, None, 3, 300, None, SERVER_PERIODS) == 120
-    assert resolve_timing(names, 149, 3, 300, None, SERVER_PERIODS) == 149
-    with pytest.raises(InputError, match=r'2 × client_alive_interval=150 is not below nat_idle_timeout=300.*at most 120'):
-        resolve_timing(names, 150, 3, 300, None, SERVER_PERIODS)
-    with pytest.raises(InputError, match=r'= 2 × 60 × 10 = 1200 s exceeds dead_peer_timeout=1199'):
-        resolve_timing(names, 60, 10, None, 1199, SERVER_PERIODS)
-    assert resolve_timing(names, 60, 10, None, 1200, SERVER_PERIODS) == 60
 
 
 def test_universal_block_read_before_host_star_gets_the_value(tmp_path):

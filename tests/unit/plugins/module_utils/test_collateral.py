@@ -17,7 +17,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     server_probe_connections,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, Document, Tree
-from ansible_collections.keepalive.ssh.plugins.module_utils.support import ToolError
+from ansible_collections.keepalive.ssh.plugins.module_utils.support import ToolError, _rejection
 
 
 def tree_of(text, dialect=SSH, path='/home/u/.ssh/config'):
@@ -50,18 +50,61 @@ def test_collateral_changes_ignore_managed_keywords_and_see_repeated_ones():
 
 def test_errors_in_files_we_do_not_manage_are_reduced_to_file_line_reason():
     text = '/home/u/.ssh/extra line 1: no argument after keyword "root:$6$secret:1"\n/home/u/.ssh/extra: terminating\n'
-    error = ToolError.parse(text, {'/home/u/.ssh/config'})
+    error, = ToolError.parse(text, {'/home/u/.ssh/config'})
     assert (error.path, error.number, error.reason) == ('/home/u/.ssh/extra', 1, 'no argument after keyword')
     assert 'secret' not in error.place() + error.reason
-    mine = ToolError.parse('/home/u/.ssh/config: line 2: Bad configuration option: colour\n', {'/home/u/.ssh/config'})
+    mine, = ToolError.parse('/home/u/.ssh/config: line 2: Bad configuration option: colour\n', {'/home/u/.ssh/config'})
     assert (mine.reason, mine.unknown) == ('Bad configuration option: colour', 'colour')
 
 
 def test_sshd_explanation_before_the_error_is_kept_for_managed_files():
     text = 'Unsupported Match attribute Colour\n/etc/ssh/sshd_config line 9: Bad Match condition\n'
-    assert ToolError.parse(text, {'/etc/ssh/sshd_config'}).reason == \
+    assert ToolError.parse(text, {'/etc/ssh/sshd_config'})[0].reason == \
         'Bad Match condition (Unsupported Match attribute Colour)'
-    assert ToolError.parse(text, set()).reason == 'Bad Match condition'
+    assert ToolError.parse(text, set())[0].reason == 'Bad Match condition'
+
+
+SSHD_DEPRECATED_THEN_NO_HOSTKEY = (
+    '/etc/ssh/sshd_config line 1: Deprecated option UsePrivilegeSeparation\n'
+    '/etc/ssh/sshd_config line 2: Deprecated option RSAAuthentication\n'
+    'Unable to load host key: /etc/ssh/ssh_host_ed25519_key\n'
+    'sshd: no hostkeys available -- exiting.\n')
+
+
+def test_sshd_deprecation_warnings_are_not_the_reason_it_fails():
+    assert ToolError.parse(SSHD_DEPRECATED_THEN_NO_HOSTKEY, {'/etc/ssh/sshd_config'}) == []
+    said = _rejection('sshd', [], None, [(['sshd'], 255, '', SSHD_DEPRECATED_THEN_NO_HOSTKEY)])
+    assert said == ('sshd already rejected the configuration before any change: '
+                    'Unable to load host key: /etc/ssh/ssh_host_ed25519_key')
+
+
+def test_sshd_error_after_a_deprecation_warning_is_the_one_named():
+    text = ('/etc/ssh/sshd_config line 1: Deprecated option UsePrivilegeSeparation\n'
+            '/etc/ssh/sshd_config: line 4: Bad configuration option: NoSuchOption\n'
+            '/etc/ssh/sshd_config: terminating, 1 bad configuration options\n')
+    errors = ToolError.parse(text, {'/etc/ssh/sshd_config'})
+    assert _rejection('sshd', errors, None, []) == (
+        'sshd already rejected the configuration before any change: /etc/ssh/sshd_config line 4: Bad '
+        'configuration option: NoSuchOption; the installed OpenSSH does not know NoSuchOption: remove or comment '
+        'out that line (or install an OpenSSH that supports it), then run again')
+
+
+def test_every_line_ssh_rejects_is_named_at_once_with_ignore_unknown_for_unknown_options():
+    text = ('/home/u/.ssh/config: line 2: Bad configuration option: usekeychain\n'
+            '/home/u/.ssh/config line 4: Unsupported option "rsaauthentication"\n'
+            '/home/u/.ssh/config: line 5: Bad configuration option: addkeystoagentx\n'
+            '/home/u/.ssh/config line 6: invalid time value.\n'
+            '/home/u/.ssh/config: terminating, 3 bad configuration options\n')
+    errors = ToolError.parse(text, {'/home/u/.ssh/config'})
+    assert [e.number for e in errors] == [2, 5, 6]
+    assert _rejection('ssh', errors, None, []) == (
+        'ssh already rejected the configuration before any change: '
+        '/home/u/.ssh/config line 2: Bad configuration option: usekeychain; '
+        '/home/u/.ssh/config line 5: Bad configuration option: addkeystoagentx; '
+        '/home/u/.ssh/config line 6: invalid time value.; '
+        "the installed OpenSSH does not know usekeychain, addkeystoagentx: remove or comment out those lines, "
+        "or let ssh skip them with 'IgnoreUnknown usekeychain,addkeystoagentx' above those lines (as for "
+        "another OpenSSH's options, such as macOS's UseKeychain), then run again")
 
 
 def test_candidate_line_numbers_are_mapped_to_the_real_file():

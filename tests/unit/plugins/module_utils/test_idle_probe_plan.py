@@ -10,6 +10,7 @@ from hypothesis import given, strategies as st
 
 from ansible_collections.keepalive.ssh.plugins.module_utils.idle_probe import (
     ProbeError,
+    banner_version,
     bisection,
     ladder,
     max_rounds,
@@ -17,7 +18,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.idle_probe import (
     ssh_argv,
     time_limit,
 )
-from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import SERVER_PERIODS, derive_interval
+from ansible_collections.keepalive.ssh.plugins.module_utils.timing import assumed, derive_interval
 
 
 def test_ladder_is_geometric_up_to_max_idle():
@@ -57,12 +58,23 @@ def test_time_limit_covers_ladder_and_bisection():
     assert time_limit(1800, 10, 8, 30, 5) == 4 * (1800 + 35)
 
 
-def test_recommended_uses_the_modules_margin():
-    assert recommended(300) == {'nat_idle_timeout': 300, 'server_alive_interval': derive_interval(300),
-                                'server_alive_count_max': 3,
-                                'client_alive_interval': derive_interval(300, SERVER_PERIODS)}
-    assert recommended(300)['server_alive_interval'] == 240 and recommended(300)['client_alive_interval'] == 120
+def test_recommended_uses_the_modules_margin_and_the_probed_servers_period():
+    assert recommended(300, '9.2') == {'nat_idle_timeout': 300, 'server_alive_interval': derive_interval(300),
+                                       'server_alive_count_max': 3, 'client_alive_interval': derive_interval(300, 2),
+                                       'server_timing': assumed('9.2').as_result()}
+    assert recommended(300, '9.2')['server_alive_interval'] == 240
+    assert recommended(300, '9.2')['client_alive_interval'] == 120  # sshd 9.2 sends every 2 x interval
+    assert recommended(300, '10.0')['client_alive_interval'] == 240
+    unknown = recommended(300, None)
+    assert unknown['client_alive_interval'] == 120 and not unknown['server_timing']['measured']
     assert recommended(1) is None
+
+
+def test_the_server_version_comes_from_its_banner_not_from_the_local_ssh():
+    log = ('OpenSSH_10.0p2 Debian-7, OpenSSL 3.5.9 29 Sep 2026\n'
+           'debug1: Remote protocol version 2.0, remote software version OpenSSH_9.2p1 Debian-2+deb12u10\n')
+    assert banner_version(log) == '9.2'
+    assert banner_version('OpenSSH_10.0p2 Debian-7\n') is None
 
 
 def test_ssh_argv_is_silent_and_separate():

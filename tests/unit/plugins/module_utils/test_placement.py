@@ -162,6 +162,56 @@ def test_new_block_goes_above_the_comment_paragraph_of_host_star(tmp_path):
     assert eff(tree, 'bastion')[:2] == ('30', '20')
 
 
+def test_new_block_goes_above_a_comment_paragraph_set_off_by_blank_lines(tmp_path):
+    """'# ---- Defaults ----', a blank line, then 'Host *': the heading stays with its block; the file's own
+    header (nothing but comments above it) stays at the top."""
+    tree, _report = client(tmp_path, 'comment-paragraph-apart', ('bastion', 30, 20))
+    assert golden(tree.main, str(tmp_path)) == '''\
+--- comment-paragraph-apart/config
++++ comment-paragraph-apart/config
+@@ -11,2 +11,6 @@
+
++Host bastion
++    ServerAliveInterval 30
++    ServerAliveCountMax 20
++
+ # ---- Defaults for everything else ----
+'''
+    assert tree.main.render().startswith('# ~/.ssh/config of a developer laptop\n')
+    assert eff(tree, 'bastion')[:2] == ('30', '20')
+
+
+def test_new_block_is_indented_as_most_host_blocks_not_as_one_long_flat_one(tmp_path):
+    """Three tab-indented Host blocks and an unindented 'Host *' with more lines than all of them."""
+    tree, _report = client(tmp_path, 'tab-blocks-flat-star', ('bastion', 30, 20))
+    assert golden(tree.main, str(tmp_path)) == '''\
+--- tab-blocks-flat-star/config
++++ tab-blocks-flat-star/config
+@@ -12,2 +12,6 @@
+
++Host bastion
++<TAB>ServerAliveInterval 30
++<TAB>ServerAliveCountMax 20
++
+ Host *
+'''
+
+
+def test_new_match_block_takes_its_separator_from_the_files_match_example(tmp_path):
+    """Right under '#Match User anoncvs' / '#<TAB>X11Forwarding no' (a space), not the tab of 'Subsystem<TAB>sftp'."""
+    tree, _report, dest = server(tmp_path, 'match-example-space', match='User deploy')
+    assert golden(tree.main, dest) == '''\
+--- sshd_config
++++ sshd_config
+@@ -17 +17,5 @@
+ #<TAB>ForceCommand cvs server
++
++Match User deploy
++    ClientAliveInterval 60
++    ClientAliveCountMax 10
+'''
+
+
 def test_aligned_columns_are_kept(tmp_path):
     tree, _report = client(tmp_path, 'aligned-columns', ('build-*', 30, 20))
     assert golden(tree.main, str(tmp_path)) == '''\

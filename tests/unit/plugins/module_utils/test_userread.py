@@ -150,3 +150,32 @@ def test_wildcards_are_linear():
 ])
 def test_wildcards_agree_with_openssh(name, pattern, expected):
     assert match_pattern(name, pattern) is expected
+
+
+def test_a_user_reading_their_own_files_follows_links_and_stays_bounded(tmp_path):
+    """follow (a user for themselves, never root for a user): symlinks and hard links as their ssh reads them,
+    FIFOs, devices and sizes still refused."""
+    (tmp_path / 'target').write_bytes(b'Host a\n')
+    os.symlink('target', str(tmp_path / 'link'))
+    os.link(str(tmp_path / 'target'), str(tmp_path / 'second'))
+    assert read_bounded(str(tmp_path / 'link'), follow=True) == b'Host a\n'
+    assert read_bounded(str(tmp_path / 'second'), follow=True) == b'Host a\n'
+    os.mkfifo(str(tmp_path / 'fifo'))
+    os.symlink('fifo', str(tmp_path / 'to-fifo'))
+    for path, reason in (('to-fifo', 'not a regular file'), ('link', 'larger than 4 bytes')):
+        with pytest.raises(UserFileError, match=reason):
+            read_bounded(str(tmp_path / path), max_bytes=4, follow=True)
+    assert regular_matches(str(tmp_path / 'l*'), follow=True) == [str(tmp_path / 'link')]
+    assert regular_matches(str(tmp_path / 'l*')) == []
+
+
+def test_root_never_follows_a_users_link_even_when_asked(tmp_path):
+    (tmp_path / 'target').write_bytes(b'Host a\n')
+    os.symlink('target', str(tmp_path / 'config'))
+    identity = me()
+    if os.geteuid() == 0:
+        with pytest.raises(UserFileError, match='is a symlink; not followed'):
+            UserFiles.read(identity, [str(tmp_path / 'config')], SSH, follow=True)
+    else:  # a user for themselves: followed
+        assert UserFiles.read(identity, [str(tmp_path / 'config')], SSH, follow=True).data(
+            str(tmp_path / 'config')) == b'Host a\n'
