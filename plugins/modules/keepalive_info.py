@@ -327,7 +327,6 @@ sessions:
 import contextlib
 import os
 import pwd
-import re
 
 # first: a clear failure on a too-old target Python instead of a SyntaxError from the engine
 from ansible_collections.keepalive.ssh.plugins.module_utils import target_python  # noqa: F401  pylint: disable=unused-import
