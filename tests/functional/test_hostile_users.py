@@ -358,6 +358,7 @@ def test_no_process_outlives_a_killed_module(people, secret):
     deadline = time.time() + 5
     while processes_of(hostile) and time.time() < deadline:  # what earlier runs killed is gone
         time.sleep(0.1)
+    before = set(processes_of(hostile))  # not this run's (another test's leftover)
     fd, argfile = tempfile.mkstemp(prefix='keepalive-args-', suffix='.json')
     os.close(fd)
     start = time.time()
@@ -372,9 +373,9 @@ def test_no_process_outlives_a_killed_module(people, secret):
         proc.kill()
         proc.wait()
         deadline = time.time() + 5
-        while processes_of(hostile) and time.time() < deadline:
+        while set(processes_of(hostile)) - before and time.time() < deadline:
             time.sleep(0.1)
-        left = processes_of(hostile)
+        left = sorted(set(processes_of(hostile)) - before)
     finally:
         os.unlink(argfile)
         if proc.poll() is None:
@@ -383,7 +384,7 @@ def test_no_process_outlives_a_killed_module(people, secret):
         for private in glob.glob('/tmp/keepalive-%s-*' % hostile.pw_name):
             if os.lstat(private).st_mtime >= start - 1:  # the killed run's staging directory
                 shutil.rmtree(private)
-        for process in processes_of(hostile):  # what this test started as the user, by id
+        for process in set(processes_of(hostile)) - before:  # what this test started as the user, by id
             try:
                 os.kill(int(process.split()[0]), 9)
             except OSError:
@@ -491,8 +492,9 @@ def test_probe_says_the_user_cannot_read_their_include(people, secret):
     from ansible_collections.keepalive.ssh.plugins.action.client_keepalive import ActionModule
     hostile, _bystander = people
     root_only_file_in_home(hostile, secret)
+    inc = os.path.join(hostile.pw_dir, '.ssh', 'inc')
+    user_file(hostile, 'config', 'Include %s\n' % inc)  # spelled out: the probe leaves ~ to the module
     action = ActionModule.__new__(ActionModule)
     args = dict(users=[dict(name=hostile.pw_name, hosts=HOSTS)], command_timeout=LIMIT)
     result, why, _snapshot = action.decision(action.validated(args), local_sh, False)
-    inc = os.path.join(hostile.pw_dir, '.ssh', 'inc')
     assert result is None and why.startswith('%s: Permission denied' % inc), why
