@@ -21,7 +21,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
 from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import STOCK_INCLUDES
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSHD
 from ansible_collections.keepalive.ssh.plugins.plugin_utils.noop_action import NoOpAwareAction, warm_filter_plugins
-from ansible_collections.keepalive.ssh.plugins.plugin_utils.snapshot import Unsupported
+from ansible_collections.keepalive.ssh.plugins.plugin_utils.snapshot import Unsupported, ancestors, plain
 
 
 warm_filter_plugins('keepalive.ssh.server_target')  # the role's task uses it (see warm_filter_plugins)
@@ -35,8 +35,12 @@ class ActionModule(NoOpAwareAction):
     def first_requests(self, params):
         # the main file, its directory, the drop-in directory most distributions include first and the
         # files other distributions' stock drop-ins include: one round for most hosts
+        # (with the owners and modes of the directories on the way: root's shell reads only a tree root
+        # alone controls, as the module does, see plan)
+        dirs = [os.path.dirname(params['path']), self._drop_ins(params)] + [os.path.dirname(p) for p in STOCK_INCLUDES]
         return [('f', params['path']), ('f', os.path.dirname(params['path']) or '.'),
-                ('d', self._drop_ins(params))] + [('f', p) for p in STOCK_INCLUDES]
+                ('d', self._drop_ins(params))] + [('f', p) for p in STOCK_INCLUDES] + [
+            ('o', d) for d in dict.fromkeys(d for top in dirs for d in [top] + ancestors(top) if plain(d))]
 
     def prepare(self, snapshot, params):
         snapshot.expect_include(os.path.join(self._drop_ins(params), '*.conf'))
@@ -52,7 +56,9 @@ class ActionModule(NoOpAwareAction):
         validation(params)  # a bad validate: the module says what is wrong
         snapshot.regular_file(params['path'])  # the module's checks: exists, not a directory
         snapshot.real_dir(os.path.dirname(params['path']) or '.')
-        tree, report = server_plan(params, settings, **snapshot.reader(SSHD))
+        # sshd -T reads the tree as root: the module refuses one a user controls (plans.roots_reader),
+        # so root's shell reads only one root alone controls, and leaves the rest to the module
+        tree, report = server_plan(params, settings, **snapshot.reader(SSHD, root_only=True))
         if tree.changed_docs():
             return None
         result = server_result(params, settings, tree, report)

@@ -10,15 +10,15 @@ between the longest silence that survived and the shortest that killed, until th
 ``resolution`` apart.  A path forgets monotonically (a longer silence never survives where a shorter
 one died), so a session that dies cancels every longer one of its round.
 
-Every ssh runs in its own process group and gets SIGKILL when this process dies (PR_SET_PDEATHSIG),
-so no session outlives the probe: not on success, failure, a signal or an async timeout.
+Every ssh runs in its own process group, killed whole when this process dies however it dies
+(module_utils/lifeline.py), so no session outlives the probe: not on success, failure, a signal or an
+async timeout.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import ctypes
 import math
 import os
 import re
@@ -29,6 +29,7 @@ import time
 import uuid
 
 from ansible_collections.keepalive.ssh.plugins.module_utils.timing import assumed, derive_interval, openssh_version
+from ansible_collections.keepalive.ssh.plugins.module_utils.lifeline import preexec
 
 # Options the probe sets itself: a user's value would falsify the measurement or hang the probe.
 MANAGED_OPTIONS = ('batchmode', 'controlmaster', 'controlpath', 'controlpersist', 'serveraliveinterval',
@@ -37,7 +38,6 @@ MANAGED_OPTIONS = ('batchmode', 'controlmaster', 'controlpath', 'controlpersist'
 SERVER_KEEPALIVE = b'rtype keepalive@openssh.com'
 LATE = 0.5           # a silence longer than planned by more than this counts with its measured length
 RECOMMENDED_COUNT_MAX = 3   # OpenSSH's default, what the modules assume when only the interval is derived
-_PR_SET_PDEATHSIG = 1
 
 
 class ProbeError(Exception):
@@ -133,18 +133,6 @@ def ssh_argv(ssh, host, port=None, user=None, identity_file=None, options=(), co
     return argv + ['--', host, 'cat']
 
 
-def _die_with_parent(parent):
-    """In the child: SIGKILL when the probe dies, whatever kills it (async timeout, SIGKILL)."""
-    def preexec():
-        try:
-            ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
-        if os.getppid() != parent:
-            os._exit(1)
-    return preexec
-
-
 def classify_exit(stderr):
     """How a dead session ended: 'reset' (RST), 'closed' (FIN or ssh gave up) from ssh's last words."""
     text = stderr.lower()
@@ -184,7 +172,7 @@ class Session:
         self.probe_sent = None
         self.selector = None
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     start_new_session=True, preexec_fn=_die_with_parent(os.getpid()))
+                                     start_new_session=True, preexec_fn=preexec())
         for stream in (self.proc.stdout, self.proc.stderr):
             os.set_blocking(stream.fileno(), False)
         self._send(b'greeting')
@@ -263,11 +251,10 @@ class Session:
                     self.selector.unregister(stream)
                 except (KeyError, ValueError):
                     pass
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
+        try:  # also when ssh has ended: its group's watcher (lifeline) goes with it
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

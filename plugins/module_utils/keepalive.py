@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import fnmatch
+import itertools
 import os
 import re
 
@@ -818,21 +819,28 @@ def _literal(pattern):
 def client_probe_hosts(tree):
     """Host names ssh -G is asked about: every name in every Host/Match host pattern of the tree
     (wildcards instantiated, negations included: they must keep their values too), then generic ones."""
-    names = []
+    out, seen = [], set()
+    for name in itertools.chain(_pattern_names(tree), GENERIC_HOSTS):
+        # a set, not a scan of the list: a user's file may hold 100,000s of names (linear in the file)
+        if name and name.lower() not in seen:
+            seen.add(name.lower())
+            out.append(name)
+    return out[:MAX_PROBES]
+
+
+def _pattern_names(tree):
+    """Each name of the tree's Host and Match host patterns, in file order."""
     for doc, i, _ctx in tree.walk():
         line = doc.lines[i]
         if line.key == 'host':
-            names.extend(_literal(p) for p in line.args)
+            for p in line.args:
+                yield _literal(p)
         elif line.key == 'match':
             args = line.args
             for n, arg in enumerate(args[:-1]):
                 if arg.lower().lstrip('!') in ('host', 'originalhost'):
-                    names.extend(_literal(p) for p in args[n + 1].split(','))
-    out = []
-    for name in names + list(GENERIC_HOSTS):
-        if name and name.lower() not in (o.lower() for o in out):
-            out.append(name)
-    return out[:MAX_PROBES]
+                    for p in args[n + 1].split(','):
+                        yield _literal(p)
 
 
 _CONNECTION = (('user', 'user'), ('host', 'host'), ('address', 'addr'), ('localaddress', 'laddr'),

@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import glob
 import os
 import pwd
 import shlex
@@ -372,12 +373,120 @@ def owner_of(path, getpwuid=pwd.getpwuid, homes=None):
     return None
 
 
-def adopt_owner(job, **kw):
-    """A ``path`` without ``user`` that a user controls is that user's job: read and checked as them."""
-    if job['user'] or job['system_config'] or not job['path']:
+def adopt_owner(job, getpwuid=pwd.getpwuid, **kw):
+    """A ``path`` without ``user`` that a user controls is that user's job: read and checked as them.
+
+    So is one whose Include tree reaches a file or directory a user controls (the first one found, in
+    OpenSSH's reading order); one that others may change without being its owner (group or world
+    writable) is refused.  A system_config tree root evaluates only when root alone controls it."""
+    if job['user'] or not (job['path'] or job['system_config']):
         return job
-    owner = owner_of(job['path'], **kw)
+    owner = owner_of(job['path'], getpwuid=getpwuid, **kw) if job['path'] else None
+    if owner is None and os.geteuid() == 0:  # (a user running for themselves reads with their own rights)
+        top = job['path'] or job['system_config']
+        try:
+            Tree(top, SSH, **roots_reader(SSH)).files()
+        except NotRootsAlone as e:
+            if e.uid is None or not job['path']:
+                raise JobError('%s: %s' % (top, e))
+            try:
+                owner = getpwuid(e.uid).pw_name
+            except KeyError:
+                raise JobError('%s: %s, and uid %d has no passwd entry' % (top, e, e.uid))
+        except ConfigError:
+            pass  # the module's own read says what is wrong, in its words
     return dict(job, user=owner, adopted=True) if owner else job
+
+
+# -- what root evaluates with its own rights ------------------------------------------------
+
+class NotRootsAlone(Exception):
+    """A file of a tree root would read and evaluate as root, or a directory on its way, that root does
+    not control alone: ``uid`` is its owner (None: root's, but others may write it)."""
+
+    def __init__(self, path, uid):
+        self.path, self.uid = path, uid
+        if uid is None:
+            self.why = 'group or others may write %s' % path
+        else:
+            self.why = '%s belongs to uid %d' % (path, uid)
+        super(NotRootsAlone, self).__init__('%s; root reads and evaluates (sshd -T, ssh -G) a file only where '
+                                            'root alone controls it and every directory above it' % self.why)
+
+
+def root_alone(chain, owners=(0,)):
+    """The first of ``chain`` root does not control alone, as (path, owner uid or None), else None.
+
+    ``chain``: (path, is a directory, mode or None for a symlink, uid) of a file or directory, then of
+    each directory above it, '/' last.  Root alone controls an entry it owns that neither group nor
+    others may write, but for a sticky directory above the first (/tmp: others cannot rename or remove
+    root's entries there).  The module (local files) and the controller-side probe apply this rule;
+    ``owners`` (uids) widens it to root and one user (a user's home)."""
+    for n, (path, is_dir, mode, uid) in enumerate(chain):
+        if uid not in owners:
+            return path, uid
+        if mode is not None and mode & 0o022 and not (n and is_dir and mode & 0o1000):
+            return path, None
+    return None
+
+
+def _local_chain(path):
+    chain, here = [], path
+    while True:
+        try:
+            st = os.lstat(here)
+        except FileNotFoundError:
+            pass  # not there: the directory above decides who may create it
+        else:
+            mode = None if stat.S_ISLNK(st.st_mode) else stat.S_IMODE(st.st_mode)
+            chain.append((here, stat.S_ISDIR(st.st_mode), mode, st.st_uid))
+        if here == '/':
+            return chain
+        here = os.path.dirname(here)
+
+
+def check_roots_alone(path, owners=(0,)):
+    """NotRootsAlone unless root alone (or ``owners``) controls ``path`` (root_alone), as spelled and,
+    where a symlink is on the way, as resolved."""
+    path = os.path.abspath(path)
+    for spelling in dict.fromkeys([path, os.path.realpath(path)]):
+        problem = root_alone(_local_chain(spelling), owners)
+        if problem:
+            raise NotRootsAlone(*problem)
+
+
+def check_home(trusted, uid):
+    """The directory root opens as a user's trusted one (their home, or the directory their .ssh is in)
+    must be controlled by root and that user alone, up to '/': one another user created (a missing home
+    in a world-writable directory) or may change (a symlink, a group-writable directory) is refused."""
+    try:
+        check_roots_alone(trusted, owners=(0, uid))
+    except NotRootsAlone as e:
+        raise JobError('%s: %s; root writes a user\'s files only below a directory root and that user '
+                       'alone control' % (trusted, e.why))
+
+
+def _static_dir(pattern):
+    """The directory of an Include glob up to its first wildcard: who may add a match there."""
+    parts = []
+    for part in pattern.split('/')[:-1]:
+        if glob.has_magic(part):
+            break
+        parts.append(part)
+    return '/'.join(parts) or '/'
+
+
+def roots_reader(dialect):
+    """Tree's loader and matcher for a tree root reads with its own rights: every file, and the
+    directory of every Include pattern, is checked (check_roots_alone) before it is read."""
+    def load(path):
+        check_roots_alone(path)
+        return Document.load(path, dialect)
+
+    def match(pattern):
+        check_roots_alone(_static_dir(pattern))
+        return local_matches(pattern)
+    return dict(loader=load, matcher=match)
 
 
 def parse_mode(mode):

@@ -75,13 +75,16 @@ class SafeDir:
         self.fd = os.open(trusted, os.O_RDONLY | os.O_DIRECTORY)
         self.created = []
         try:
+            here = trusted
             for part in [p for p in relative.split('/') if p]:
-                self._descend(part, create)
+                here = os.path.join(here, part)
+                self._descend(part, create, here)
         except BaseException:
             os.close(self.fd)
             raise
 
-    def _descend(self, part, create):
+    def _descend(self, part, create, here):
+        """Open ``part`` (the directory ``here``) below the current one, without following a link."""
         try:
             fd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=self.fd)
         except OSError as e:
@@ -93,8 +96,8 @@ class SafeDir:
                 os.fchmod(fd, mode)
                 self.created.append(part)
             elif e.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise UnsafePath('%s/%s is a symlink or not a directory; refusing to write through it '
-                                 '(replace it with a real directory)' % (self.path, part))
+                raise UnsafePath('%s is a symlink or not a directory; refusing to write through it '
+                                 '(replace it with a real directory)' % here)
             else:
                 raise
         os.close(self.fd)

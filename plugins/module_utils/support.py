@@ -14,6 +14,7 @@ __metaclass__ = type
 import contextlib
 import os
 import re
+import signal
 import time
 
 from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
@@ -23,7 +24,14 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     tool_settings,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.staging import Stage
-from ansible_collections.keepalive.ssh.plugins.module_utils.userread import TIMEOUT, PrivateDir, UserFileError, run_bounded
+from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
+    TIMEOUT,
+    PrivateDir,
+    UserFileError,
+    printable,
+    run_bounded,
+    shown,
+)
 
 # Where OpenSSH lives on the distributions we support when PATH lacks sbin.
 SBIN_DIRS = ['/usr/sbin', '/usr/local/sbin', '/sbin', '/usr/bin', '/usr/local/bin']
@@ -41,6 +49,17 @@ def find_binary(module, name, param, package):
         module.fail_json(msg='%s binary %r not found in PATH or %s; install %s, set %s, or set validate=false'
                          % (param, name, ':'.join(SBIN_DIRS), package, param))
     return found
+
+
+def escaped(module):
+    """``module`` (an AnsibleModule) whose exit_json, fail_json and warn make every text printable
+    (userread.shown): a user's file names and lines reach the admin's terminal on every path, a result,
+    a diff, a failure or a warning, only escaped.  One wrapper, so no path can forget it."""
+    exit_json, fail_json, warn = module.exit_json, module.fail_json, module.warn
+    module.exit_json = lambda **result: exit_json(**shown(result))
+    module.fail_json = lambda msg, **result: fail_json(**shown(dict(result, msg=msg)))
+    module.warn = lambda warning: warn(printable(warning))
+    return module
 
 
 def openssh_version_of(binary, timeout=TIMEOUT):
@@ -64,15 +83,30 @@ class Limits:
         self.deadline = time.time() + timeout if identity is not None else None
 
     @contextlib.contextmanager
-    def paused(self):
-        """Our own work (the engine's, bounded by linear matching) is not the user's time: the budget is
-        what the user can make us wait (lock, reads, their ssh -G)."""
-        start = time.time()
+    def counted(self):
+        """Our own work on a user's files (the engine's) is counted against their budget too, and stopped
+        when the budget is spent (a timer interrupts it): whatever the file makes it cost, the user is
+        skipped after ``timeout`` seconds.  Only around pure Python work: no command runs inside."""
+        if self.deadline is None:
+            yield
+            return
+        left = self.deadline - time.time()
+        if left <= 0:
+            raise UserFileError(self.spent())
+
+        def expired(_signum, _frame):
+            raise UserFileError(self.spent())
+        previous = signal.signal(signal.SIGALRM, expired)
+        signal.setitimer(signal.ITIMER_REAL, left)
         try:
             yield
         finally:
-            if self.deadline is not None:
-                self.deadline += time.time() - start
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+    def spent(self):
+        return ('the user\'s files cost more than command_timeout=%d s (reading, evaluating and checking them '
+                'together); the user was skipped' % self.timeout)
 
     def left(self):
         if self.deadline is None:

@@ -43,6 +43,7 @@ import subprocess
 import tempfile
 import time
 
+from ansible_collections.keepalive.ssh.plugins.module_utils.lifeline import die_with, lifeline, preexec, watch_group
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import ConfigError, Document, Tree
 
 MAX_BYTES = 1024 * 1024          # per file; parameter max_file_size
@@ -53,10 +54,24 @@ SAFE_PATH = '/usr/bin:/bin'
 PR_SET_NO_NEW_PRIVS = 38
 
 
-def printable(text):
-    """``text`` with every non-printable character escaped (\\x1b, \\n …): user-chosen file names reach
-    the admin's terminal and CI logs through reasons and warnings, never as raw control characters."""
-    return ''.join(c if c.isprintable() else ascii(c)[1:-1] for c in str(text))
+def printable(text, keep=''):
+    """``text`` with every non-printable character escaped (\\x1b, \\n …), but those in ``keep``: users'
+    file names and lines reach the admin's terminal and CI logs through results, diffs, reasons and
+    warnings, never as raw control characters (a title change, a cleared screen, a line overwritten)."""
+    return ''.join(c if c.isprintable() or c in keep else ascii(c)[1:-1] for c in str(text))
+
+
+def shown(value):
+    """A module result (dicts, lists, strings) with every string printable; a diff's ``before`` and
+    ``after`` keep their line breaks and tabs (every other control character is escaped there too)."""
+    if isinstance(value, dict):
+        return dict((printable(k), printable(v, '\n\t') if k in ('before', 'after') and isinstance(v, str)
+                     else shown(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [shown(v) for v in value]
+    if isinstance(value, str):
+        return printable(value)
+    return value
 
 
 class UserFileError(Exception):
@@ -198,11 +213,12 @@ def _snapshot_tree(paths, dialect, identity, max_bytes, follow=False):
 
 # -- the child ------------------------------------------------------------------------------
 
-def _child(identity, func, args, w):
+def _child(identity, func, args, w, parent, life):
     """Runs in the forked child; never returns."""
     code = 0
     try:
         os.setsid()  # a group of its own: the parent kills it whole on time-out
+        watch_group(life)  # and it dies with the module, however the module ends (lifeline)
         fd = os.open(os.devnull, os.O_RDWR)
         os.dup2(fd, 0)
         os.dup2(fd, 1)
@@ -212,6 +228,7 @@ def _child(identity, func, args, w):
                 os.closerange(low, high)
         os.chdir('/')
         become(identity)
+        die_with(parent)
         os.environ.clear()
         os.environ.update(identity.env())
         try:
@@ -237,11 +254,12 @@ def _kill_group(pid):
 
 def call_as(identity, func, args=(), timeout=TIMEOUT, limit=64 * MAX_BYTES):
     """``func(*args)`` in a child running as ``identity``; its JSON-able result, or UserFileError."""
+    life, parent = lifeline(), os.getpid()
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover (the child)
         os.close(r)
-        _child(identity, func, args, w)
+        _child(identity, func, args, w, parent, life)
     os.close(w)
     chunks, size, deadline = [], 0, time.time() + timeout
     try:
@@ -321,7 +339,7 @@ def run_bounded(argv, timeout=TIMEOUT, identity=None):
     env = identity.env() if identity else dict(os.environ, LC_ALL='C')
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             close_fds=True, start_new_session=True, cwd='/', env=env,
-                            preexec_fn=(lambda: become(identity)) if identity else None)
+                            preexec_fn=preexec((lambda: become(identity)) if identity else None))
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

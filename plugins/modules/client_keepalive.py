@@ -48,6 +48,8 @@ options:
       - Without O(user), new files are owned by the user running the module.
       - Without O(user), a file a local user controls (the file or a directory above it is theirs, or
         it is below their home) is read and checked as that user, never as root; an error fails the task.
+        So is a file whose C(Include)s reach a file or directory root does not control alone (it is read as
+        the owner of the first one, or refused when group or others may write it).
     type: path
   system_config:
     description:
@@ -182,8 +184,8 @@ options:
   command_timeout:
     description:
       - Seconds one user's files may cost in all, the wait for another run's lock on the user's C(.ssh)
-        directory, the read and every C(ssh -G) together; the whole process group is killed after that
-        and the user is skipped (see O(strict)).
+        directory, the read, the engine's work on the files and every C(ssh -G) together; the whole
+        process group is killed after that and the user is skipped (see O(strict)).
     type: int
     default: 30
   max_file_size:
@@ -320,6 +322,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import (
     CLIENT_KEYWORDS,
     InputError,
+    apply_client,
     client_probe_hosts,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
@@ -327,7 +330,9 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     DEFAULT_VALIDATION,
     ClientPlan,
     JobError,
+    NotRootsAlone,
     adopt_owner,
+    check_home,
     unexpected,
     client_result,
     check_limits,
@@ -338,16 +343,20 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     jobs,
     nothing_as_root,
     parse_mode,
+    roots_reader,
     skip_entry,
     target,
     validation,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath, running_as
-from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, ConfigError
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, ConfigError, Document, Tree
+from ansible_collections.keepalive.ssh.plugins.module_utils.staging import Stage
 from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
     Limits,
     diff_entries,
+    escaped,
     find_binary,
+    run_tool,
     validate_tree,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
@@ -355,7 +364,6 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
     UserFiles,
     UserFileError,
     own_rights,
-    printable,
     ssh_g_argv,
 )
 
@@ -371,10 +379,10 @@ def ssh_g(ssh, specs):
     return lambda staged: [ssh_g_argv(ssh, staged, probe) for probe in probes]
 
 
-def collateral_probes(ssh, tree):
-    """'ssh -G' for every name the file's Host/Match lines mention and a few generic ones, before and after."""
-    return [('host %s' % name, lambda staged, name=name: ssh_g_argv(ssh, staged, name))
-            for name in client_probe_hosts(tree)]
+def collateral_probes(ssh, names):
+    """'ssh -G' for every name of keepalive.client_probe_hosts (the file's Host/Match names and a few generic
+    ones), before and after."""
+    return [('host %s' % name, lambda staged, name=name: ssh_g_argv(ssh, staged, name)) for name in names]
 
 
 def managed_keywords(specs):
@@ -394,7 +402,7 @@ def disagreements(specs, outputs):
 
 
 def run_module():
-    module = AnsibleModule(supports_check_mode=True, **CLIENT_SPEC)
+    module = escaped(AnsibleModule(supports_check_mode=True, **CLIENT_SPEC))
     results, skipped = [], []
     label = ''
     try:
@@ -413,6 +421,8 @@ def run_module():
             label = job['label']
             prepared.append((job, specs, target(job, module.params['drop_in'])))
         check_limits(module.params)
+        if command == DEFAULT_VALIDATION:
+            check_requested(module, [(job['prefix'], specs) for job, specs, _where in prepared if job['user']])
         for job, specs, where in prepared:
             label = job['label']
             try:
@@ -426,15 +436,39 @@ def run_module():
                 if module.params['strict']:
                     raise JobError(skipped[-1]['reason'])
     except InputError as e:
-        module.fail_json(msg=printable(e))
+        module.fail_json(msg=str(e))
     except EXPECTED as e:
-        module.fail_json(msg=printable('%s%s' % (label, e)), skipped_users=skipped)
+        module.fail_json(msg='%s%s' % (label, e), skipped_users=skipped)
     for entry in skipped:
         module.warn('%s: skipped (%s)' % (entry['user'], entry['reason']))
     module.exit_json(**client_result(module.params, results, skipped))
 
 
-EXPECTED = (JobError, UnsafePath, UserFileError, ConfigError)
+EXPECTED = (JobError, UnsafePath, UserFileError, ConfigError, NotRootsAlone)
+
+
+def check_requested(module, requests):
+    """The requested blocks alone, in an otherwise empty file, checked with ssh -G as root (their text is
+    the admin's, nothing of a user's): a rejection is the admin's input error and fails the task, where
+    it would otherwise be every user's candidate rejected and every user skipped.  ``requests``:
+    (parameter prefix, specs) of each user's job; each distinct request is checked once."""
+    seen = set()
+    for prefix, specs in requests:
+        key = repr([(s.patterns, sorted(s.settings.items()), s.state) for s in specs])
+        if key in seen or not any(s.state == 'present' for s in specs):
+            continue
+        seen.add(key)
+        ssh = find_binary(module, module.params['ssh_binary'], 'ssh_binary', 'openssh-client')
+        tree = Tree('/%shosts' % prefix, SSH, loader=lambda p: Document('', SSH, p), matcher=lambda p: [])
+        apply_client(tree, specs)
+        stage = Stage(tree, tmpdir=module.tmpdir)
+        with stage as staged:
+            for argv in ssh_g(ssh, specs)(staged):
+                rc, _out, err = run_tool(module, argv, Limits(None, module.params['command_timeout']))
+                if rc != 0:
+                    said = [line for line in stage.unstage(err).splitlines() if line.strip()] or ['exit %d' % rc]
+                    raise InputError('%shosts: ssh rejects the requested blocks on their own, in an empty file '
+                                     '(ssh -G %s): %s' % (prefix, argv[-1], said[0]))
 
 
 def run_job(module, job, specs, where, command):
@@ -446,6 +480,8 @@ def run_job(module, job, specs, where, command):
     path = os.path.join(trusted, relative)
     if os.path.isdir(path) and not os.path.islink(path):
         raise JobError('path=%s is a directory; give the ssh_config file itself' % path)
+    if job['user'] and not own_rights():
+        check_home(trusted, uid)
     if own_rights():
         trusted, relative = link_target(trusted, relative)
     directory_part, name = os.path.split(relative)
@@ -497,7 +533,7 @@ def reader_for(module, job, path, limits):
 
     (reader, the bytes of ``path`` the plan is made from or None when root reads them itself later)."""
     if not job['user']:
-        return {}, None
+        return (roots_reader(SSH) if not own_rights() else {}), None
     files = UserFiles.read(limits.identity, [path], SSH, module.params['max_file_size'], limits.left(),
                            follow=own_rights())
     return files.reader(), files.data(path)
@@ -512,20 +548,22 @@ def edit(module, job, directory, path, name, specs, uid, gid, mode, default_mode
         directory.lock(max(limits.left(), 0.1))
         st = directory.stat(name)
     reader, data = reader_for(module, job, path, limits)
-    with limits.paused():
+    default = command == DEFAULT_VALIDATION
+    with limits.counted():  # the engine's work on a user's file is that user's time (see Limits.counted)
         plan = ClientPlan(job, specs, path, file_mode(st), mode, default_mode, **reader)
+        names = client_probe_hosts(plan.tree) if default and plan.changed else ()
+        result = plan.result()
     # OpenSSH's words are quoted only for the managed file, and for a user's only when it is theirs
     shown = [path] if identity is None or st is None or st.st_uid == identity.uid else []
-    if command == DEFAULT_VALIDATION and plan.changed:
+    if default and plan.changed:
         ssh = find_binary(module, module.params['ssh_binary'], 'ssh_binary', 'openssh-client')
-        outputs = validate_tree(module, plan.tree, ssh_g(ssh, specs), probes=collateral_probes(ssh, plan.tree),
+        outputs = validate_tree(module, plan.tree, ssh_g(ssh, specs), probes=collateral_probes(ssh, names),
                                 managed_keywords=managed_keywords(specs), managed_files=shown, limits=limits)
         for warning in disagreements(specs, outputs):
             plan.report.warn(warning)
     elif command is not None and plan.changed:
         # the admin's command, but on a user's content: run as that user too (their Match exec, their rights)
         validate_tree(module, plan.tree, custom(command), managed_files=shown, limits=limits)
-    result = plan.result()
     main = plan.tree.main
     written = os.path.join(directory.path, name) if directory is not None else path
     if plan.changed and own_rights() and directory is not None and unwritable(path, written):
@@ -546,7 +584,7 @@ def edit(module, job, directory, path, name, specs, uid, gid, mode, default_mode
         except OSError as e:
             raise JobError('could not write %s as %s: %s; the file is unchanged' % (written, running_as(), e.strerror or e))
     for msg in plan.warnings():
-        module.warn(printable(msg))
+        module.warn(msg)
     if module._diff:
         result['diff'] = diff_entries([main] if plan.changed else [])
     return result

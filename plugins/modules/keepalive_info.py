@@ -348,8 +348,8 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import ser
 from ansible_collections.keepalive.ssh.plugins.module_utils import sessionscan
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSH, SSHD, ConfigError, Tree
 from ansible_collections.keepalive.ssh.plugins.module_utils.staging import Stage
-from ansible_collections.keepalive.ssh.plugins.module_utils.plans import check_limits, unexpected
-from ansible_collections.keepalive.ssh.plugins.module_utils.support import Limits, find_binary, openssh_version_of
+from ansible_collections.keepalive.ssh.plugins.module_utils.plans import NotRootsAlone, check_limits, roots_reader, unexpected
+from ansible_collections.keepalive.ssh.plugins.module_utils.support import Limits, escaped, find_binary, openssh_version_of
 from ansible_collections.keepalive.ssh.plugins.module_utils.timing import assumed, derive_interval, openssh_version
 from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
     MAX_BYTES,
@@ -390,6 +390,11 @@ def server_side(module, p, drift):
     if not os.path.isfile(path):
         module.fail_json(msg="path=%s does not exist; give the sshd_config file, or path='' to skip the server side"
                              % p['path'])
+    try:  # sshd -T reads it as root: only a tree root alone controls (plans.roots_reader)
+        tree = Tree(path, SSHD, base_dir=p['include_base'], **roots_reader(SSHD))
+        tree.files()
+    except (ConfigError, NotRootsAlone) as e:
+        module.fail_json(msg='%s: %s' % (path, e))
     argv = [sshd, '-T', '-f', path]
     conn = p['connection'] or {}
     unknown = set(conn) - set(CONNECTION_KEYS)
@@ -408,10 +413,7 @@ def server_side(module, p, drift):
         module.fail_json(msg='sshd -T could not read %s: %s' % (path, (err or out).strip()), rc=rc, cmd=' '.join(argv))
     effective = dict((k, v) for k, v in parse_settings(out).items()
                      if k in ('clientaliveinterval', 'clientalivecountmax', 'tcpkeepalive'))
-    try:
-        sources = server_effective(Tree(path, SSHD, base_dir=p['include_base']), SERVER_KEYWORDS)
-    except ConfigError as e:
-        module.fail_json(msg='%s: %s' % (path, e))
+    sources = server_effective(tree, SERVER_KEYWORDS)
     sshd_version = version(module, sshd)
     expect = dict(p['expect_server'] or {})
     if expect.get('client_alive_interval') is None and expect.get('nat_idle_timeout') is not None:
@@ -445,7 +447,7 @@ def client_values(module, ssh, wrapper, trees, name, entry, expected, drift, lim
         raise UserFileError('ssh -G could not read the configuration: %s' % reduce_openssh_error(err, unstage))
     values = parse_settings(out)
     sources = {}
-    with limits.paused():  # the engine's own (linear) work is not the user's time
+    with limits.counted():  # the engine's work on the user's files is the user's time too
         for tree in trees:
             for keyword, info in client_effective(tree, name).items():
                 sources.setdefault(keyword, info)
@@ -481,7 +483,7 @@ def client_side(module, p, ssh, entry, drift):
     try:
         files = UserFiles.read(identity, paths, SSH, p['max_file_size'], limits.left())
         exists = files.data(config) is not None
-        with limits.paused():
+        with limits.counted():
             trees = [Tree(x, SSH, **files.reader()) for x in paths if files.data(x) is not None]
         # -F replaces both files: staged copies, included in ssh's order (user, then system) from a
         # wrapper, in a directory only the user can read
@@ -530,7 +532,7 @@ def sessions_view(module, p, sshd_version):
 
 
 def main():
-    module = AnsibleModule(
+    module = escaped(AnsibleModule(
         argument_spec=dict(
             path=dict(type='path', default='/etc/ssh/sshd_config'),
             include_base=dict(type='path', default='/etc/ssh'),
@@ -553,7 +555,7 @@ def main():
             session_options=sessionscan.SESSION_OPTIONS,
         ),
         supports_check_mode=True,
-    )
+    ))
     p = module.params
     try:
         check_limits(p)

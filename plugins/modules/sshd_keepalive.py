@@ -29,7 +29,10 @@ requirements:
   - OpenSSH C(sshd) on the target (for validation with C(sshd -t))
 options:
   path:
-    description: Main sshd configuration file (the file this module manages, with the files it includes).
+    description:
+      - Main sshd configuration file (the file this module manages, with the files it includes).
+      - C(sshd -t) and C(sshd -T) read it as root, so a file whose C(Include)s reach a file or directory root
+        does not control alone (another owner, or writable by group or others) is refused with the reason.
     type: path
     default: /etc/ssh/sshd_config
   client_alive_interval:
@@ -250,7 +253,9 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import Inp
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     DEFAULT_VALIDATION,
     SERVER_SPEC,
+    NotRootsAlone,
     command_for,
+    roots_reader,
     needs_sshd_version,
     server_plan,
     server_result,
@@ -264,10 +269,11 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import (
     server_layout,
 )
 from ansible_collections.keepalive.ssh.plugins.module_utils.safefile import SafeDir, UnsafePath, prune_backups
-from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import ConfigError
+from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSHD, ConfigError
 from ansible_collections.keepalive.ssh.plugins.module_utils.support import (
     SBIN_DIRS,
     diff_entries,
+    escaped,
     find_binary,
     openssh_version_of,
     validate_tree,
@@ -350,7 +356,7 @@ def replace_files(module, docs, backup, keep):
 
 
 def run_module():
-    module = AnsibleModule(supports_check_mode=True, **SERVER_SPEC)
+    module = escaped(AnsibleModule(supports_check_mode=True, **SERVER_SPEC))
     p = module.params
     path = p['path']
     timing = None
@@ -379,8 +385,9 @@ def run_module():
     with SafeDir(os.path.dirname(path) or '.') as directory:
         try:
             directory.lock()
-            tree, report = server_plan(p, settings, layout)
-        except (InputError, ConfigError, UnsafePath) as e:
+            # sshd -T and -t read it as root: only a tree root alone controls (plans.roots_reader)
+            tree, report = server_plan(p, settings, layout, **roots_reader(SSHD))
+        except (InputError, ConfigError, UnsafePath, NotRootsAlone) as e:
             module.fail_json(msg='%s: %s' % (path, e))
         changed_docs = tree.changed_docs()
         if changed_docs and command is not None:

@@ -22,7 +22,7 @@ from ansible.utils.display import Display
 from ansible_collections.keepalive.ssh.plugins.module_utils.keepalive import InputError
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import JobError
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import ConfigError
-from ansible_collections.keepalive.ssh.plugins.module_utils.userread import MAX_BYTES, TIMEOUT
+from ansible_collections.keepalive.ssh.plugins.module_utils.userread import MAX_BYTES, TIMEOUT, printable, shown
 from ansible_collections.keepalive.ssh.plugins.plugin_utils.snapshot import Snapshot, Unsupported, decide
 
 display = Display()
@@ -134,11 +134,12 @@ class NoOpAwareAction(ActionBase):
         try:
             result = decide(snapshot, lambda snap: self.plan(params, snap, diff), self.first_requests(params))
         except (Unsupported, InputError, JobError, ConfigError, KeyError) as e:
-            return None, str(e), snapshot
+            return None, printable(e), snapshot  # it may name a user's file
         except Exception as e:  # pylint: disable=broad-exception-caught
             # a fault of ours in the shortcut must never fail a host: the module decides, as without it
             return None, 'internal error (%s)' % type(e).__name__, snapshot
-        return result, 'it would change something', snapshot
+        # what the module would print, as the module prints it (support.escaped)
+        return (None if result is None else shown(result)), 'it would change something', snapshot
 
     def _probe(self, script):
         res = self._low_level_execute_command(script, sudoable=True, executable='/bin/sh')

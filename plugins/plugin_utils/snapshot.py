@@ -26,6 +26,7 @@ import glob
 import os
 import shlex
 
+from ansible_collections.keepalive.ssh.plugins.module_utils.plans import root_alone
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import Document
 from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
     CLEAN_ENV,
@@ -51,7 +52,7 @@ BEGIN, END = 'keepalive.ssh-probe-begin', 'keepalive.ssh-probe-end'
 # each fork counts.  R is set in root's own shell only.
 # k: what a path is, without following a final symlink.  s: mode, links, owner.  m: a regular file's s,
 # and its content when it has one link (root caps its own reads at CAP bytes; a user's shell is cut
-# by root's head, outside it).  f: one path.  o: one path, a directory with its s: only root's shell
+# by root's head, outside it), '!r' instead when whom it runs as may not read it.  f: one path.  o: one path, a directory with its s: only root's shell
 # answers that, nothing trusts a user's shell with owners and modes.  d: a directory's entries, then
 # the content of at most MAXF regular entries matching one of the Include patterns given after the
 # path.  u: a passwd line.  Names that are not plain are base64 after a '='.
@@ -62,7 +63,7 @@ n() { case $1 in *[!A-Za-z0-9._+,@%-]*|'') printf '=%s\n' "$(printf '%s' "$1" | 
       *) printf '%s\n' "$1";; esac; }
 s() { stat -c '%a %h %u %g' -- "$1" 2>/dev/null || stat -f '%Lp %l %u %g' "$1" 2>/dev/null || echo '? ? ? ?'; }
 m() { set -f; set -- "$1" $(s "$1"); set +f; echo "$2 $3 $4 $5"
-      if [ "$3" = 1 ]; then if [ -n "$R" ]; then { head -c "$CAP" | base64; } < "$1"; else base64 < "$1"; fi 2>/dev/null ||
+      if [ "$3" = 1 ]; then if [ ! -r "$1" ]; then echo '!r'; elif [ -n "$R" ]; then { head -c "$CAP" | base64; } < "$1"; else base64 < "$1"; fi 2>/dev/null ||
       echo '!'; fi; echo .; }
 f() { k "$2"; printf 'F %s %s\n' "$1" "$t"; if [ "$t" = file ]; then m "$2"; else echo .; fi; }
 o() { k "$2"; printf 'O %s %s\n' "$1" "$t"; if [ "$t" = dir ] && [ -n "$R" ]; then s "$2"; fi; echo .; }
@@ -339,14 +340,14 @@ class Snapshot:
             body = lines[i + 1:end]
             i = end + 1
             if kind == 'F':
-                self._store(self.files, name, self._file(arg, body), who)
+                self._store(self.files, name, self._file(arg, body, name), who)
             elif kind == 'O':  # an owner and mode only from root's own shell
                 self._store(self.owners, name, self._file(arg, body) if arg == 'dir' and frame is None else Entry(arg), who)
             elif kind == 'N':
                 path = os.path.join(name, _component(arg))
                 if who_of(path) != who:
                     raise Unsupported('the probe named %s, which is not read as its directory is' % path)
-                self._store(self.files, path, self._file('file', body), who)
+                self._store(self.files, path, self._file('file', body, path), who)
             elif kind == 'D':
                 self._store(self.dirs, name, (arg, [(_component(e.partition(' ')[2]), e.partition(' ')[0])
                                                     for e in body]), who)
@@ -387,7 +388,7 @@ class Snapshot:
         return end + 1
 
     @staticmethod
-    def _file(kind, body):
+    def _file(kind, body, path=''):
         if kind == 'dir' and len(body) == 1:
             meta = body[0].split()
             if len(meta) != 4 or '?' in meta:
@@ -399,6 +400,8 @@ class Snapshot:
         if kind != 'file':
             return Entry(kind)
         meta = body[0].split() if body else []
+        if body[1:] == ['!r']:
+            raise Unsupported('%s: Permission denied (for the user it is read as); the module says so' % path)
         if len(meta) != 4 or '?' in meta or body[1:] == ['!']:
             raise Unsupported('stat or base64 is missing on the host')
         try:
@@ -490,16 +493,20 @@ class Snapshot:
 
     def root_controlled(self, directory):
         """No other user can change what names below ``directory`` point to: it and every directory above
-        it are root's and not writable by group or others, but for a sticky one (/tmp) on the way to one
-        that passes (others cannot rename or remove root's entries there).  As root's shell saw them."""
+        it pass plans.root_alone (root's, not writable by group or others but for a sticky one above the
+        first), as root's shell saw them."""
         if not plain(directory):
             raise Unsupported('%s is not a plain absolute path' % directory)
         chain = [directory] + ancestors(directory)
         self.require([('o', path) for path in chain])  # in one round
-        for n, path in enumerate(chain):
-            entry = self.owned(path)
-            if entry.kind != 'dir' or entry.uid != 0 or (entry.mode & 0o022 and not (n and entry.mode & 0o1000)):
-                raise Unsupported('%s is not a directory only root controls' % path)
+        for path in chain:
+            if self.owned(path).kind not in ('dir', 'missing'):
+                raise Unsupported('%s is not a directory' % path)
+        # a missing one: the directory above decides who may create it (as plans._local_chain)
+        problem = root_alone([(path, True, self.owned(path).mode, self.owned(path).uid) for path in chain
+                              if self.owned(path).kind == 'dir'])
+        if problem:  # the module's rule (plans.root_alone), on what root's shell saw
+            raise Unsupported('%s is not a directory only root controls' % problem[0])
 
     def reader(self, dialect, top=None, root_only=False):
         """Tree's loader, matcher and expanduser; with ``top``, confined to real directories below it;

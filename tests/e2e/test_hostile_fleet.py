@@ -4,12 +4,13 @@ on that host only, and no byte of a root-only file reaches the output.
 """
 import os
 import pwd
+import time
 import uuid
 
 import pytest
 
 from fleet import USERS
-from kalib import playbook, sshd_T
+from kalib import huge_config, playbook, sshd_T
 
 SECRET = 'KEEPALIVE-FLEET-SECRET-%s' % uuid.uuid4().hex
 
@@ -74,3 +75,40 @@ def test_site_goes_on_past_hostile_users(small_fleet, root_only_secret):
         assert f.read() == 'Include %s\nHost *\n    User someone\n' % root_only_secret
     with open(third.user_config(hostile)) as f:
         assert 'ServerAliveInterval' in f.read()
+
+
+BUDGET = 10  # keepalive_client_command_timeout given to site: seconds one user's files may cost on a host
+SITE_MARGIN = 150  # the rest of site on two hosts (sshd, canary and batch plays) on a loaded 2-core box
+
+
+@pytest.mark.fleet(size=2, scenarios=['debian'], port=2742, net='127.53')
+def test_site_goes_on_past_a_huge_user_file(small_fleet):
+    """A 1 MiB ~/.ssh/config of 174,000 Host names on the canary costs its user at most their budget:
+    that user is skipped for it, the canary's other users and the next host converge, site goes on."""
+    fleet = small_fleet
+    canary, bystander = fleet.hosts
+    hostile = USERS[1]
+    path = canary.user_config(hostile)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        f.write(huge_config())
+    own(path, hostile)
+
+    start = time.time()
+    rc, out, recap = playbook('keepalive.ssh.site', '-i', fleet.inventory,
+                              '-e', 'keepalive_client_command_timeout=%d' % BUDGET)
+    elapsed = time.time() - start
+    assert rc == 0, out
+    assert all(recap[h.name]['failed'] == 0 and recap[h.name]['unreachable'] == 0 for h in fleet.hosts), recap
+    skips = [line for line in out.splitlines() if '%s: skipped (' % hostile in line]
+    assert len(skips) == 1 and 'command_timeout' in skips[0], skips
+    assert elapsed < BUDGET + SITE_MARGIN, elapsed
+    for host in fleet.hosts:
+        assert sshd_T(host.config, host.hostkey)['clientaliveinterval'] != '0', host.name
+        for user in USERS:
+            if (host, user) == (canary, hostile):
+                continue
+            with open(host.user_config(user)) as f:
+                assert 'ServerAliveInterval' in f.read(), (host.name, user)
+    with open(path) as f:
+        assert f.read() == huge_config()  # left as it was

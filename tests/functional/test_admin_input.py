@@ -46,3 +46,15 @@ def test_connection_values_cannot_add_keys(sshd_tree, hostkey):
     result = run_module('keepalive_info', dict(path=str(config), include_base=str(config.parent),
                                                connection=dict(user='alice,host=evil')))
     assert result['failed'] and 'connection.user must be one word' in result['msg']
+
+
+@pytest.mark.parametrize('host', [dict(pattern='*', options={'NoSuchKey': 1}),
+                                  dict(pattern='foo,-F/etc/shadow', server_alive_interval=60)],
+                         ids=['unknown-keyword', 'pattern-ssh-rejects'])
+def test_admin_typo_in_a_users_job_fails_the_task(user, host):
+    """What ssh rejects in the requested blocks alone is the admin's error: the task fails saying so,
+    instead of every user's candidate being rejected and every user skipped."""
+    result = run_module('client_keepalive', dict(users=[dict(name=user.pw_name, hosts=[host])]))
+    assert result.get('failed') and 'users[0].hosts' in result['msg'] and not result.get('skipped_users'), result
+    assert 'ssh rejects the requested blocks on their own' in result['msg'], result
+    assert not os.path.exists(os.path.join(user.pw_dir, '.ssh', 'config'))

@@ -6,9 +6,11 @@ not put one byte of a root-only secret in its output, finish within the limit, a
 other user.  The hostile user is kamallory, the bystander katrent (made like the fleet's users; users of
 their own, so other suites that reset kaalice's home never race this one).
 """
+import glob
 import json
 import os
 import pwd
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,7 +19,7 @@ import uuid
 
 import pytest
 
-from kalib import start_module
+from kalib import huge_config, start_module
 from fleet import ensure_users  # noqa: E402  pylint: disable=wrong-import-order
 
 HOSTS = [dict(pattern='bastion', server_alive_interval=30, server_alive_count_max=20),
@@ -145,7 +147,12 @@ def run_full(name, args):
     start = time.time()
     try:
         proc = start_module(name, args, argfile, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        out, err = proc.communicate(timeout=LIMIT * 6 + MARGIN * 3)
+        try:
+            out, err = proc.communicate(timeout=LIMIT * 6 + MARGIN * 3)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # a run past every limit fails the test; it must not go on as root after it
+            proc.communicate()
+            raise
     finally:
         os.unlink(argfile)
     return json.loads(out), out + err, time.time() - start
@@ -321,3 +328,173 @@ def test_linear_pattern_match_on_the_host_engine():
     assert match_pattern('bastion', '*' * 9999 + 'n')
     # a backtracking regex needs minutes for 60 stars; 2 s is a margin for a loaded box, not a benchmark
     assert time.time() - start < 2
+
+
+def test_huge_config_costs_its_user_at_most_their_budget(people):
+    """174,000 Host names: every step is linear in the file or counted against the user's one budget
+    (command_timeout); the budget is spent on the no-collateral ssh -G runs, the user is skipped for it and
+    the other user converges, the whole run within the limit."""
+    hostile, bystander = people
+    text = huge_config()
+    assert 0.9 * 1024 * 1024 < len(text) <= 1024 * 1024
+    user_file(hostile, 'config', text)
+    skipped, _raw, elapsed = client_path(hostile, bystander)
+    assert skipped == [hostile.pw_name] and elapsed < LIMIT * 2 + MARGIN, (skipped, elapsed)
+
+
+def processes_of(pw):
+    """The user's live processes, '(pid) command' (a zombie is already dead: no parent reaped it yet)."""
+    out = subprocess.run(['ps', '-u', str(pw.pw_uid), '-o', 'pid=,stat=,args='], capture_output=True, text=True,
+                         check=False).stdout
+    return [line.split(None, 2)[0] + ' ' + line.split(None, 2)[-1] for line in out.splitlines()
+            if line.split()[1:2] and not line.split()[1].startswith('Z')]
+
+
+def test_no_process_outlives_a_killed_module(people, secret):
+    """The module dies by SIGKILL (nothing of ours can clean up) while the user's ssh -G runs their Match
+    exec: the kernel and the group's watcher end ssh and the command it started."""
+    hostile, bystander = people
+    sleeper(hostile, secret)
+    deadline = time.time() + 5
+    while processes_of(hostile) and time.time() < deadline:  # what earlier runs killed is gone
+        time.sleep(0.1)
+    before = set(processes_of(hostile))  # not this run's (another test's leftover)
+    fd, argfile = tempfile.mkstemp(prefix='keepalive-args-', suffix='.json')
+    os.close(fd)
+    start = time.time()
+    proc = start_module('client_keepalive', dict(users=[dict(name=hostile.pw_name, hosts=HOSTS)],
+                                                 command_timeout=300), argfile,
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + MARGIN
+        while not any('sleep 100000' in p for p in processes_of(hostile)) and time.time() < deadline:
+            time.sleep(0.1)
+        assert any('sleep 100000' in p for p in processes_of(hostile)), 'the user\'s Match exec never ran'
+        proc.kill()
+        proc.wait()
+        deadline = time.time() + 5
+        while set(processes_of(hostile)) - before and time.time() < deadline:
+            time.sleep(0.1)
+        left = sorted(set(processes_of(hostile)) - before)
+    finally:
+        os.unlink(argfile)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for private in glob.glob('/tmp/keepalive-%s-*' % hostile.pw_name):
+            if os.lstat(private).st_mtime >= start - 1:  # the killed run's staging directory
+                shutil.rmtree(private)
+        for process in set(processes_of(hostile)) - before:  # what this test started as the user, by id
+            try:
+                os.kill(int(process.split()[0]), 9)
+            except OSError:
+                pass
+    assert not left, 'processes of the run outlived the module: %s' % left
+
+
+# an OSC title change, a screen clear, a colour, a backspace, a CR that overwrites the line, C1 controls
+CONTROLS = '\x1b]0;owned\x07\x1b[2J\x1b[31m\x08\x9b1m'
+COMMENT = CONTROLS + '\rfake line\x85\x1c'
+
+
+def raw_controls(value, key=None):
+    """Every string of a result holding a control character (a diff's before/after may break lines)."""
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in raw_controls(k) + raw_controls(v, k)]
+    if isinstance(value, list):
+        return [s for v in value for s in raw_controls(v)]
+    if isinstance(value, str):
+        allowed = '\n\t' if key in ('before', 'after') else ''
+        return [value] if any(not c.isprintable() and c not in allowed for c in value) else []
+    return []
+
+
+@pytest.mark.parametrize('state', ['present', 'absent'])
+def test_control_characters_of_a_users_files_are_escaped(people, state):
+    """Lines and file names of a user's files reach the result (diff, messages, removed, effective,
+    warnings) only escaped: with --diff, Ansible prints them on the admin's terminal."""
+    hostile, bystander = people
+    user_file(hostile, 'inc' + CONTROLS, 'Host *\n    ServerAliveInterval 5\n')
+    user_file(hostile, 'config', '# %s\nInclude ~/.ssh/inc*\nHost bastion\n    ServerAliveInterval 30\n'
+              '    ServerAliveCountMax 20\n' % COMMENT)
+    hosts = HOSTS if state == 'present' else [dict(pattern='bastion')]
+    args = dict(users=[dict(name=hostile.pw_name, hosts=hosts, state=state)])
+    result, _raw, _elapsed = run_full('client_keepalive', args)
+    assert not result.get('failed') and not result['skipped_users'], result
+    assert raw_controls(result) == []
+    # the texts did get through, escaped
+    assert '\\x1b]0;owned\\x07' in result['diff'][0]['before'] and '\\rfake line' in result['diff'][0]['before']
+
+
+@pytest.fixture
+def admin_dir():
+    """A directory only root controls, that every user can read (as /etc/ssh is)."""
+    path = tempfile.mkdtemp(prefix='.keepalive-admin-', dir='/home')
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+def users_include_dir(pw, secret):
+    """A directory the user writes, with their Match exec and a symlink to a root-only file."""
+    directory = os.path.join(pw.pw_dir, '.ssh', 'conf.d')
+    os.mkdir(directory, 0o755)
+    os.chown(directory, pw.pw_uid, pw.pw_gid)
+    with open(os.path.join(directory, 'a.conf'), 'w') as f:
+        f.write('Match exec "id -u > %s"\n    User x\n' % ARTIFACT)
+    os.symlink(secret, os.path.join(directory, 'b.conf'))
+    return directory
+
+
+@pytest.mark.parametrize('module', ['client_keepalive', 'keepalive_info'])
+def test_admin_file_including_a_users_directory_is_not_evaluated_as_root(people, secret, admin_dir, module):
+    """A root-owned file given by path (no user:) that Includes a directory a user writes: the user's
+    Match exec never runs as root, and nothing of the root-only file the symlink names comes out."""
+    hostile, _bystander = people
+    directory = users_include_dir(hostile, secret)
+    config = os.path.join(admin_dir, 'ssh_config')
+    with open(config, 'w') as f:
+        f.write('Include %s/*.conf\nHost *\n    User admin\n' % directory)
+    if module == 'client_keepalive':
+        args = dict(path=config, hosts=HOSTS, command_timeout=LIMIT)
+    else:  # its client side reads the system file as each user; its server side is test_sshd_tree_...
+        args = dict(path='', system_config=config, users=[dict(name=hostile.pw_name)], command_timeout=LIMIT)
+    result, raw, _elapsed = run_full(module, args)
+    assert SECRET not in raw and 'KEEPALIVE-SECRET' not in raw
+    if os.path.lexists(ARTIFACT):
+        with open(ARTIFACT) as f:
+            assert f.read().strip() == str(hostile.pw_uid), 'the user\'s Match exec ran as root'
+    if module == 'client_keepalive':  # evaluated as the owner of the directory, as their own file is
+        assert result.get('failed') or os.lstat(ARTIFACT).st_uid == hostile.pw_uid, result
+
+
+@pytest.mark.parametrize('module', ['sshd_keepalive', 'keepalive_info'])
+def test_sshd_tree_including_a_users_directory_is_refused(people, secret, tmp_path, hostkey, module):
+    """sshd -T can only run as root: an sshd_config whose Include reaches a directory a user writes
+    is refused, with the reason, before sshd reads it."""
+    hostile, _bystander = people
+    directory = users_include_dir(hostile, secret)
+    config = tmp_path / 'sshd_config'
+    config.write_text('HostKey %s\nInclude %s/*.conf\n' % (hostkey, directory))
+    if module == 'sshd_keepalive':
+        args = dict(path=str(config), client_alive_interval=60, command_timeout=LIMIT)
+    else:
+        args = dict(path=str(config), system_config='', command_timeout=LIMIT)
+    result, raw, _elapsed = run_full(module, args)
+    assert SECRET not in raw and 'KEEPALIVE-SECRET' not in raw
+    assert result.get('failed') and '%s belongs to uid %d' % (directory, hostile.pw_uid) in result['msg'], result
+    assert not os.path.lexists(ARTIFACT)
+
+
+def test_probe_says_the_user_cannot_read_their_include(people, secret):
+    """The controller-side probe hands the host to the module saying what happened (the user may not read
+    a file of their tree), not that a tool is missing."""
+    from ansible_collections.keepalive.ssh.plugins.action.client_keepalive import ActionModule
+    hostile, _bystander = people
+    root_only_file_in_home(hostile, secret)
+    inc = os.path.join(hostile.pw_dir, '.ssh', 'inc')
+    user_file(hostile, 'config', 'Include %s\n' % inc)  # spelled out: the probe leaves ~ to the module
+    action = ActionModule.__new__(ActionModule)
+    args = dict(users=[dict(name=hostile.pw_name, hosts=HOSTS)], command_timeout=LIMIT)
+    result, why, _snapshot = action.decision(action.validated(args), local_sh, False)
+    assert result is None and why.startswith('%s: Permission denied' % inc), why

@@ -66,7 +66,8 @@ def test_ssh_dir_symlink_to_a_system_directory_is_refused(user):
     before = sorted(os.listdir('/etc/ssh'))
     os.symlink('/etc/ssh', os.path.join(user.pw_dir, '.ssh'))
     result = run_module('client_keepalive', dict(user=user.pw_name, hosts=HOSTS))
-    assert 'symlink or not a directory' in refusal(result, user.pw_name)
+    # named as the user sees it: ~/.ssh is the symlink
+    assert '%s is a symlink or not a directory' % os.path.join(user.pw_dir, '.ssh') in refusal(result, user.pw_name)
     assert sorted(os.listdir('/etc/ssh')) == before
 
 
@@ -87,3 +88,26 @@ def test_existing_mode_is_never_loosened(user):
     assert owner(path)[2] == '0o600' and read(path) == b'Host a\n    User b\n'
     result = run_module('client_keepalive', dict(user=user.pw_name, hosts=HOSTS, mode='0400'))
     assert not result.get('failed') and owner(path)[2] == '0o400'
+
+
+@pytest.mark.parametrize('planted', ['directory', 'symlink'])
+def test_a_home_another_user_planted_is_refused(user, users, tmp_path, planted):
+    """A user's directory root opens as trusted (here the one their .ssh is in) that another user created
+    in a world-writable directory, as a directory of theirs or a symlink: refused, nothing written."""
+    public = tmp_path / 'public'
+    public.mkdir()
+    os.chmod(str(public), 0o1777)
+    os.chmod(str(tmp_path), 0o755)
+    other = users['kabob']
+    home = public / 'home'
+    if planted == 'directory':
+        home.mkdir()
+    else:
+        (tmp_path / 'elsewhere').mkdir()
+        os.symlink(str(tmp_path / 'elsewhere'), str(home))
+    os.lchown(str(home), other.pw_uid, other.pw_gid)
+    result = run_module('client_keepalive', dict(users=[dict(name=user.pw_name, path=str(home / '.ssh' / 'config'),
+                                                             hosts=HOSTS)]))
+    reason = refusal(result, user.pw_name)
+    assert '%s belongs to uid %d' % (home, other.pw_uid) in reason, reason
+    assert not os.path.lexists(str(home / '.ssh')) and not os.path.lexists(str(tmp_path / 'elsewhere' / '.ssh'))

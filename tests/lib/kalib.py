@@ -128,3 +128,18 @@ def unix_socket(path, listening=False):
         return sock
     sock.close()
     return None
+
+
+def b36(number):
+    digits = ''
+    while True:
+        number, digit = divmod(number, 36)
+        digits = '0123456789abcdefghijklmnopqrstuvwxyz'[digit] + digits
+        if not number:
+            return digits
+
+
+def huge_config(names=174000, per_line=1000):
+    """Just under 1 MiB (max_file_size): 174,000 distinct Host names, 1,000 per Host line."""
+    return ''.join('Host %s\n    User u\n' % ' '.join('h' + b36(line * per_line + i) for i in range(per_line))
+                   for line in range(names // per_line))
