@@ -106,8 +106,8 @@ def devsec_status():
 def audit(fleet, environ, out):
     """Untimed: how many hosts have the right effective values (server, client) after an approach."""
     bin_dir = os.path.dirname(sys.executable)
-    extra = {'keepalive_report_dir': out, 'keepalive_client_users': users_var(fleet),
-             'keepalive_sshd_profile': 'default'}
+    extra = {'keepalive_report_dir': out, 'client_keepalive_users': users_var(fleet),
+             'sshd_keepalive_profile': 'default'}
     subprocess.run([os.path.join(bin_dir, 'ansible-playbook')] + inventory_args(fleet) + [
         'keepalive.ssh.audit', '-e', json.dumps(extra)], env=environ, capture_output=True, check=False)
     with open(os.path.join(out, 'keepalive-report.json')) as f:
@@ -135,7 +135,7 @@ def measure(size, reps, forks, approaches):
         for a in approaches:
             fleet = fresh_fleet(size, forks)
             try:
-                extra = {'keepalive_client_users': users_var(fleet), 'keepalive_sshd_profile': 'default'}
+                extra = {'client_keepalive_users': users_var(fleet), 'sshd_keepalive_profile': 'default'}
                 if a is APPROACHES[0]:  # the floor, on the same fleet, once per repetition
                     fleet.reset_connections()
                     bin_dir = os.path.dirname(sys.executable)

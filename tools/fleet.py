@@ -299,11 +299,11 @@ class Fleet:
         """Where this host's files are and how to reload its sshd: the role variables a real host would not need."""
         return {
             'fleet_scenario': host.scenario,
-            'keepalive_sshd_config_path': host.config,
-            'keepalive_sshd_include_base': host.etc,
-            'keepalive_sshd_reload_command': 'kill -HUP "$(cat %s)"' % host.pidfile,
-            'keepalive_client_users': [{'name': u, 'path': host.user_config(u)} for u in USERS],
-            'keepalive_client_system_config': os.path.join(host.etc, 'ssh_config'),
+            'sshd_keepalive_config_path': host.config,
+            'sshd_keepalive_include_base': host.etc,
+            'sshd_keepalive_reload_command': 'kill -HUP "$(cat %s)"' % host.pidfile,
+            'client_keepalive_users': [{'name': u, 'path': host.user_config(u)} for u in USERS],
+            'client_keepalive_system_config': os.path.join(host.etc, 'ssh_config'),
             'fleet_user_fixtures': {u: host.user_fixture(u) for u in USERS},
         }
 

@@ -91,7 +91,7 @@ def run(timeout, root):
                 with open(os.path.join(work, name), 'w') as f:
                     f.write(text)
             ansible('ansible-playbook', os.path.join(work, 'client.yml'), '-e', json.dumps({
-                'keepalive_client_users': users, 'keepalive_client_nat_idle_timeout': bounds['lower']}))
+                'client_keepalive_users': users, 'client_keepalive_nat_idle_timeout': bounds['lower']}))
             with open(config) as f:
                 if 'ServerAliveInterval %d' % rec['server_alive_interval'] not in f.read():
                     raise RuntimeError('the client role did not write ServerAliveInterval %d into %s'
@@ -105,7 +105,7 @@ def run(timeout, root):
                      ssh + ['behind-nat'], silence)]
             with fw.relaxed():  # Ansible's own connection must not be cut between tasks
                 ansible('ansible-playbook', '-i', fleet.inventory, os.path.join(work, 'server.yml'), '-e',
-                        json.dumps({'keepalive_sshd_nat_idle_timeout': bounds['lower']}))
+                        json.dumps({'sshd_keepalive_nat_idle_timeout': bounds['lower']}))
                 fleet.reset_connections()
             results.append(case(fw, fleet, 'sshd role only (ClientAliveInterval %d)' % rec['client_alive_interval'],
                                 ssh + ['-o', 'ServerAliveInterval=0', 'behind-nat'], silence))

@@ -30,7 +30,7 @@ def check_profiles(variable, profiles, keys):
 
 
 def client_blocks(user, profiles, default_profiles, extra_hosts=None):
-    """The Host blocks of one entry of keepalive_client_users: its profiles, then shared and own extra blocks."""
+    """The Host blocks of one entry of client_keepalive_users: its profiles, then shared and own extra blocks."""
     names = user.get('profiles', default_profiles)
     unknown = [n for n in names if n not in profiles]
     if unknown:
@@ -40,11 +40,11 @@ def client_blocks(user, profiles, default_profiles, extra_hosts=None):
 
 
 def client_plan(users, profiles, default_profiles, extra_hosts=None):
-    """keepalive_client_users → [{name, path, hosts, state}]: what the client role applies, and the audit expects.
+    """client_keepalive_users → [{name, path, hosts, state}]: what the client role applies, and the audit expects.
 
     A user's file is ``path`` (the modules' name for the file they manage).
     """
-    check_profiles('keepalive_client_profiles', profiles, tuple(HOST_OPTIONS))
+    check_profiles('client_keepalive_profiles', profiles, tuple(HOST_OPTIONS))
     return [{'name': u['name'], 'path': u.get('path'), 'state': u.get('state', 'present'),
              'hosts': client_blocks(u, profiles, default_profiles, extra_hosts)} for u in users]
 
@@ -75,9 +75,9 @@ def server_target(profiles, profile, interval=None, count_max=None, nat_idle_tim
     or the profile's) without an explicit interval leaves the interval to the module: it derives it from the
     period of the host's own sshd version (plugins/module_utils/timing.py), which is not known here."""
     if profile not in profiles:
-        raise AnsibleFilterError('keepalive_sshd_profile=%s is not a profile; choose one of %s or add it to '
-                                 'keepalive_sshd_profiles' % (profile, ', '.join(profiles)))
-    check_profiles('keepalive_sshd_profiles', profiles, SERVER_PROFILE_KEYS)
+        raise AnsibleFilterError('sshd_keepalive_profile=%s is not a profile; choose one of %s or add it to '
+                                 'sshd_keepalive_profiles' % (profile, ', '.join(profiles)))
+    check_profiles('sshd_keepalive_profiles', profiles, SERVER_PROFILE_KEYS)
     chosen = profiles[profile]
     if interval is None and nat_idle_timeout is None:  # an explicit timeout derives it over the profile's
         interval = chosen.get('client_alive_interval')
@@ -159,7 +159,7 @@ def _audit_rows(hostvars, hosts, result_var):
         info = hv[result_var]
         if info.get('failed') or info.get('unreachable'):
             rows.append({'host': name, 'groups': ' '.join(hv.get('group_names', [])),
-                         'profile': hv.get('keepalive_sshd_profile', ''), 'clientaliveinterval': '',
+                         'profile': hv.get('sshd_keepalive_profile', ''), 'clientaliveinterval': '',
                          'clientalivecountmax': '', 'clients': '', 'compliant': 'no', 'skipped': '',
                          'drift': 'audit failed: %s' % info.get('msg', 'unreachable'), 'detail': {}})
             continue
@@ -167,7 +167,7 @@ def _audit_rows(hostvars, hosts, result_var):
         rows.append({
             'host': name,
             'groups': ' '.join(g for g in hv.get('group_names', [])),
-            'profile': hv.get('keepalive_sshd_profile', ''),
+            'profile': hv.get('sshd_keepalive_profile', ''),
             'clientaliveinterval': server.get('clientaliveinterval', ''),
             'clientalivecountmax': server.get('clientalivecountmax', ''),
             'clients': _clients_summary(info.get('clients', {})),

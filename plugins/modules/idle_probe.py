@@ -115,7 +115,7 @@ EXAMPLES = r'''
   ansible.builtin.include_role:
     name: keepalive.ssh.client
   vars:
-    keepalive_client_nat_idle_timeout: "{{ probe.idle_timeout.lower }}"
+    client_keepalive_nat_idle_timeout: "{{ probe.idle_timeout.lower }}"
   when: probe.idle_timeout is not none
 
 - name: Through a jump host, with a known_hosts file of its own

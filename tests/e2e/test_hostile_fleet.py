@@ -51,7 +51,7 @@ def test_site_goes_on_past_hostile_users(small_fleet, root_only_secret):
     own(included, hostile)
 
     rc, out, recap = playbook('keepalive.ssh.site', '-i', fleet.inventory,
-                              '-e', 'keepalive_client_command_timeout=10')
+                              '-e', 'client_keepalive_command_timeout=10')
     assert rc == 0, out
     assert all(recap[h.name]['failed'] == 0 and recap[h.name]['unreachable'] == 0 for h in fleet.hosts), recap
     assert SECRET not in out
@@ -77,7 +77,7 @@ def test_site_goes_on_past_hostile_users(small_fleet, root_only_secret):
         assert 'ServerAliveInterval' in f.read()
 
 
-BUDGET = 10  # keepalive_client_command_timeout given to site: seconds one user's files may cost on a host
+BUDGET = 10  # client_keepalive_command_timeout given to site: seconds one user's files may cost on a host
 SITE_MARGIN = 150  # the rest of site on two hosts (sshd, canary and batch plays) on a loaded 2-core box
 
 
@@ -96,7 +96,7 @@ def test_site_goes_on_past_a_huge_user_file(small_fleet):
 
     start = time.time()
     rc, out, recap = playbook('keepalive.ssh.site', '-i', fleet.inventory,
-                              '-e', 'keepalive_client_command_timeout=%d' % BUDGET)
+                              '-e', 'client_keepalive_command_timeout=%d' % BUDGET)
     elapsed = time.time() - start
     assert rc == 0, out
     assert all(recap[h.name]['failed'] == 0 and recap[h.name]['unreachable'] == 0 for h in fleet.hosts), recap

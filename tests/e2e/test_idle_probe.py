@@ -90,8 +90,8 @@ def client_role_survives(tmp_path, fw, fleet, measured):
     users = [{'name': 'root', 'path': str(config), 'profiles': [], 'hosts': [{'pattern': 'probed'}]}]
     (tmp_path / 'client.yml').write_text(CLIENT_PLAY)
     rc, out, _recap = playbook(tmp_path / 'client.yml', '-e', json.dumps({
-        'keepalive_client_users': users, 'probe': {'idle_timeout': {'lower': measured}},
-        'keepalive_client_nat_idle_timeout': '{{ probe.idle_timeout.lower }}'}))
+        'client_keepalive_users': users, 'probe': {'idle_timeout': {'lower': measured}},
+        'client_keepalive_nat_idle_timeout': '{{ probe.idle_timeout.lower }}'}))
     assert rc == 0, out
     assert 'ServerAliveInterval %d' % derive_interval(measured) in config.read_text()
     seen = fw.silence(['ssh', '-F', str(config), '-T', 'probed'], host.port, 3 * fw.timeout, 5)
@@ -117,7 +117,7 @@ def sshd_role_accepts(tmp_path, fw, fleet, measured):
     with fw.relaxed():
         rc, out, _recap = playbook(tmp_path / 'server.yml', '-i', fleet.inventory, '-e', json.dumps({
             'probe': {'idle_timeout': {'lower': measured}},
-            'keepalive_sshd_nat_idle_timeout': '{{ probe.idle_timeout.lower }}'}))
+            'sshd_keepalive_nat_idle_timeout': '{{ probe.idle_timeout.lower }}'}))
         fleet.reset_connections()
     assert rc == 0, out
     host = fleet.hosts[0]

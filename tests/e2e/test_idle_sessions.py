@@ -39,7 +39,7 @@ def test_keepalives_keep_idle_sessions_alive(tmp_path):
         users = [{'name': 'root', 'path': str(config), 'profiles': [], 'hosts': [{
             'pattern': 'guarded', 'server_alive_interval': INTERVAL, 'server_alive_count_max': 3}]}]
         (tmp_path / 'client.yml').write_text(CLIENT_PLAY)
-        rc, out, _recap = playbook(tmp_path / 'client.yml', '-e', json.dumps({'keepalive_client_users': users}))
+        rc, out, _recap = playbook(tmp_path / 'client.yml', '-e', json.dumps({'client_keepalive_users': users}))
         assert rc == 0, out
         assert 'ServerAliveInterval %d' % INTERVAL in config.read_text(), out
         ssh = ['ssh', '-F', str(config), '-T', '-v']
@@ -65,7 +65,7 @@ def test_keepalives_keep_idle_sessions_alive(tmp_path):
         (tmp_path / 'server.yml').write_text(SERVER_PLAY)
         with fw.relaxed():
             rc, out, _recap = playbook(tmp_path / 'server.yml', '-i', fleet.inventory, '-e', json.dumps({
-                'keepalive_sshd_client_alive_interval': INTERVAL, 'keepalive_sshd_client_alive_count_max': 3}))
+                'sshd_client_keepalive_alive_interval': INTERVAL, 'sshd_client_keepalive_alive_count_max': 3}))
             fleet.reset_connections()
         assert rc == 0, out
         seen = fw.silence(ssh + ['-o', 'ServerAliveInterval=0', 'guarded'], host.port, SILENCE, ECHO)

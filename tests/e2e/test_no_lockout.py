@@ -71,7 +71,7 @@ def test_config_that_refuses_logins_is_rolled_back(small_fleet, play):
     before = config_files(host)
     # A deliberately wrong variable: sshd -t accepts it, but nobody may log in any more.
     rc, out, recap = playbook(play, '-i', small_fleet.inventory,
-                              '-e', json.dumps({'keepalive_sshd_options': {'AllowUsers': 'nobody'}}))
+                              '-e', json.dumps({'sshd_keepalive_options': {'AllowUsers': 'nobody'}}))
     assert rc != 0 and recap[host.name]['failed'] == 1, out
     assert 'sshd refused a new SSH login after the keepalive change' in out
     assert 'The login check (a new connection as the inventory configures it) said: timed out' in out
@@ -94,17 +94,17 @@ def backups(host):
 @pytest.mark.fleet(size=1, scenarios=['debian'], port=2472)
 def test_match_overrides_make_one_backup_per_file_and_a_rollback_restores_the_state_before(small_fleet, play):
     """The global values and a Match override both change sshd_config: one backup of it per run (the state
-    before the run), which is what the rollback restores; older backups beyond keepalive_sshd_backup_keep go."""
+    before the run), which is what the rollback restores; older backups beyond sshd_keepalive_backup_keep go."""
     host = small_fleet.hosts[0]
     before = config_files(host)
-    overrides = {'keepalive_sshd_match_overrides': [{'match': 'User deploy', 'client_alive_interval': 300}]}
+    overrides = {'sshd_keepalive_match_overrides': [{'match': 'User deploy', 'client_alive_interval': 300}]}
     rc, out, recap = playbook(play, '-i', small_fleet.inventory, '-e', json.dumps(overrides))
     assert rc == 0 and recap[host.name]['failed'] == 0, out
     assert [len(names) for names in backups(host).values()] == [1], backups(host)
     changed = config_files(host)
-    refused = dict(overrides, keepalive_sshd_options={'AllowUsers': 'nobody'},
-                   keepalive_sshd_match_overrides=[{'match': 'User deploy', 'client_alive_interval': 200}],
-                   keepalive_sshd_backup_keep=1)
+    refused = dict(overrides, sshd_keepalive_options={'AllowUsers': 'nobody'},
+                   sshd_keepalive_match_overrides=[{'match': 'User deploy', 'client_alive_interval': 200}],
+                   sshd_keepalive_backup_keep=1)
     rc, out, recap = playbook(play, '-i', small_fleet.inventory, '-e', json.dumps(refused))
     assert rc != 0 and 'sshd refused a new SSH login after the keepalive change' in out, out
     assert config_files(host) == changed and config_files(host) != before  # the state before this run
@@ -120,7 +120,7 @@ def test_sshd_not_running_when_a_reload_is_due(small_fleet, play, tmp_path):
     stale = tmp_path / 'stale.pid'
     stale.write_text('999999\n')
     rc, out, recap = playbook(play, '-i', small_fleet.inventory, '-e', json.dumps({
-        'keepalive_sshd_reload_command': 'kill -HUP "$(cat %s)"' % stale}))
+        'sshd_keepalive_reload_command': 'kill -HUP "$(cat %s)"' % stale}))
     assert rc != 0 and recap[host.name]['failed'] == 1, out
     assert 'sshd could not be reloaded' in out and 'Is sshd running?' in out
     assert 'The configuration in place passed sshd -t' in out and host.config in out

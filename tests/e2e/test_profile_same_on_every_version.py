@@ -29,7 +29,7 @@ SERVER_KEEPALIVE = 'client_input_channel_req: channel 0 rtype keepalive@openssh.
 
 def profiles():
     with open(os.path.join(ROOT, 'roles', 'sshd', 'defaults', 'main.yml')) as f:
-        return yaml.safe_load(f)['keepalive_sshd_profiles']
+        return yaml.safe_load(f)['sshd_keepalive_profiles']
 
 
 def scaled(profile):

@@ -2,6 +2,8 @@
 (no old names: nothing was released before), and state=absent that says what it found."""
 import os
 import stat
+import subprocess
+import sys
 
 from kalib import reachable_by_users, run_module, ssh_G, sshd_T
 
@@ -164,3 +166,29 @@ def test_old_parameter_names_are_refused(tmp_path, hostkey, users):
     assert not deprecations(new)
     assert new['sshd']['effective']['clientaliveinterval'] == '60'
     assert new['clients']['kaalice']['hosts']['bastion']['ServerAliveInterval']['value'] == '30'
+
+
+USERS_PLAYBOOK = """---
+- name: Keepalives on every host
+  hosts: all
+  become: true
+  roles:
+    - role: keepalive.ssh.sshd
+      vars:
+        sshd_keepalive_profile: bastion
+    - role: keepalive.ssh.client
+      vars:
+        client_keepalive_users: [{name: alice}]
+"""
+
+
+def test_a_users_playbook_with_both_roles_lints_clean_without_a_skip_list(tmp_path):
+    """ansible-lint's production profile on a user's project: our roles' files (their variable names
+    included: var-naming[no-role-prefix]) add no finding, and no skip list is needed."""
+    (tmp_path / 'site.yml').write_text(USERS_PLAYBOOK)
+    (tmp_path / '.ansible-lint').write_text('---\nprofile: production\noffline: true\n')
+    lint = os.path.join(os.path.dirname(sys.executable), 'ansible-lint')
+    done = subprocess.run([lint, '--nocolor', 'site.yml'], cwd=str(tmp_path), capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert 'var-naming' not in done.stdout + done.stderr

@@ -28,8 +28,8 @@ def test_client_role_goes_on_past_a_hostile_user(tmp_path, people, secret, attac
     attack(hostile, secret)
     play = tmp_path / 'play.yml'
     play.write_text('- hosts: localhost\n  gather_facts: false\n  roles:\n    - keepalive.ssh.client\n')
-    extra = {'keepalive_client_users': [{'name': hostile.pw_name}, {'name': bystander.pw_name}],
-             'keepalive_client_command_timeout': 4}
+    extra = {'client_keepalive_users': [{'name': hostile.pw_name}, {'name': bystander.pw_name}],
+             'client_keepalive_command_timeout': 4}
     rc, out, recap = playbook(play, '-i', inventory(tmp_path), '-e', json.dumps(extra))
     assert rc == 0 and recap['localhost']['failed'] == 0, out
     assert SECRET not in out
@@ -43,7 +43,7 @@ def test_client_role_goes_on_past_a_hostile_user(tmp_path, people, secret, attac
     else:  # the role validated the user's file: their command ran, as them
         assert os.lstat(ARTIFACT).st_uid == hostile.pw_uid
 
-    extra['keepalive_client_strict'] = True  # the admin's choice: a skip fails the host
+    extra['client_keepalive_strict'] = True  # the admin's choice: a skip fails the host
     rc, out, recap = playbook(play, '-i', inventory(tmp_path), '-e', json.dumps(extra))
     if attack.__name__ != 'match_exec':
         assert rc != 0 and recap['localhost']['failed'] == 1, out
@@ -55,7 +55,7 @@ def test_client_role_run_where_every_user_is_skipped_is_not_green(tmp_path, peop
     user_file(hostile, 'config', 'Include %s\n' % secret)
     play = tmp_path / 'play.yml'
     play.write_text('- hosts: localhost\n  gather_facts: false\n  roles:\n    - keepalive.ssh.client\n')
-    extra = {'keepalive_client_users': [{'name': hostile.pw_name}], 'keepalive_client_command_timeout': 4}
+    extra = {'client_keepalive_users': [{'name': hostile.pw_name}], 'client_keepalive_command_timeout': 4}
     rc, out, recap = playbook(play, '-i', inventory(tmp_path), '-e', json.dumps(extra))
     assert rc == 0 and recap['localhost']['failed'] == 0 and recap['localhost']['ignored'] == 1, out
     assert '1 user(s) skipped, files left unchanged:' in out and '...ignoring' in out
@@ -71,9 +71,9 @@ def test_audit_report_is_private_and_names_the_hostile_user(tmp_path, people, se
     user_file(hostile, 'config', 'Include %s\n' % secret)
     user_file(bystander, 'config', 'Host *\n    ServerAliveInterval 60\n')
     report = tmp_path / 'report'
-    extra = {'keepalive_client_users': [{'name': hostile.pw_name}, {'name': bystander.pw_name}],
-             'keepalive_sshd_config_path': None, 'keepalive_client_system_config': None,
-             'keepalive_report_dir': str(report), 'keepalive_client_command_timeout': 4}
+    extra = {'client_keepalive_users': [{'name': hostile.pw_name}, {'name': bystander.pw_name}],
+             'sshd_keepalive_config_path': None, 'client_keepalive_system_config': None,
+             'keepalive_report_dir': str(report), 'client_keepalive_command_timeout': 4}
     rc, out, _recap = playbook('keepalive.ssh.audit', '-i', inventory(tmp_path), '-e', json.dumps(extra))
     assert rc == 0, out
     assert stat.S_IMODE(os.stat(str(report)).st_mode) == 0o700

@@ -18,7 +18,7 @@ DETECT = '''
         tasks_from: detect_service.yml
     - name: Show it
       ansible.builtin.debug:
-        msg: "service={{ keepalive_sshd_detected_service }}"
+        msg: "service={{ sshd_keepalive_detected_service }}"
 '''
 
 
@@ -38,34 +38,34 @@ def test_service_name_detected_on_debian(tmp_path):
 
 
 def test_unknown_server_profile_fails_clearly(tmp_path):
-    rc, out, _recap = run_role(tmp_path, 'keepalive.ssh.sshd', {'keepalive_sshd_profile': 'nope'})
-    assert rc != 0 and 'keepalive_sshd_profile=nope is not a profile; choose one of default, bastion' in out
+    rc, out, _recap = run_role(tmp_path, 'keepalive.ssh.sshd', {'sshd_keepalive_profile': 'nope'})
+    assert rc != 0 and 'sshd_keepalive_profile=nope is not a profile; choose one of default, bastion' in out
 
 
 def test_unknown_client_profile_fails_clearly(tmp_path):
     rc, out, _recap = run_role(tmp_path, 'keepalive.ssh.client', {
-        'keepalive_client_users': [{'name': 'root', 'path': str(tmp_path / 'c'), 'profiles': ['bastion', 'mars']}]})
+        'client_keepalive_users': [{'name': 'root', 'path': str(tmp_path / 'c'), 'profiles': ['bastion', 'mars']}]})
     assert rc != 0 and 'unknown keepalive client profile(s) mars for user root' in out
 
 
 @pytest.mark.parametrize('role,extra,message', [
-    ('keepalive.ssh.sshd', {'keepalive_sshd_match_overrides': [{'match': 'Group mobile', 'client_alive_intervall': 300}]},
-     'keepalive_sshd_match_overrides.client_alive_intervall. Supported parameters include'),
-    ('keepalive.ssh.sshd', {'keepalive_sshd_match_overrides': [{'client_alive_interval': 300}]},
+    ('keepalive.ssh.sshd', {'sshd_keepalive_match_overrides': [{'match': 'Group mobile', 'client_alive_intervall': 300}]},
+     'sshd_keepalive_match_overrides.client_alive_intervall. Supported parameters include'),
+    ('keepalive.ssh.sshd', {'sshd_keepalive_match_overrides': [{'client_alive_interval': 300}]},
      'missing required arguments: match'),
-    ('keepalive.ssh.sshd', {'keepalive_sshd_profiles': {'default': {'client_alive_intervall': 60, 'client_alive_count_max': 3}}},
-     'keepalive_sshd_profiles.default: unknown key(s) client_alive_intervall; a profile takes client_alive_interval, '
+    ('keepalive.ssh.sshd', {'sshd_keepalive_profiles': {'default': {'client_alive_intervall': 60, 'client_alive_count_max': 3}}},
+     'sshd_keepalive_profiles.default: unknown key(s) client_alive_intervall; a profile takes client_alive_interval, '
      'nat_idle_timeout, client_alive_count_max'),
-    ('keepalive.ssh.client', {'keepalive_client_users': [{'name': 'root', 'profile': ['default']}]},
-     'keepalive_client_users.profile. Supported parameters include'),
-    ('keepalive.ssh.client', {'keepalive_client_users': [{'name': 'root', 'hosts': [{'pattern': 'x', 'server_alive_intervall': 5}]}]},
-     'keepalive_client_users.hosts.server_alive_intervall. Supported parameters include'),
-    ('keepalive.ssh.client', {'keepalive_client_users': [{'name': 'root'}],
-                              'keepalive_client_hosts': [{'pattern': 'x', 'server_alive_count': 5}]},
-     'keepalive_client_hosts.server_alive_count. Supported parameters include'),
-    ('keepalive.ssh.client', {'keepalive_client_users': [{'name': 'root'}],
-                              'keepalive_client_profiles': {'default': {'pattern': '*', 'server_alive_intervall': 60}}},
-     'keepalive_client_profiles.default: unknown key(s) server_alive_intervall'),
+    ('keepalive.ssh.client', {'client_keepalive_users': [{'name': 'root', 'profile': ['default']}]},
+     'client_keepalive_users.profile. Supported parameters include'),
+    ('keepalive.ssh.client', {'client_keepalive_users': [{'name': 'root', 'hosts': [{'pattern': 'x', 'server_alive_intervall': 5}]}]},
+     'client_keepalive_users.hosts.server_alive_intervall. Supported parameters include'),
+    ('keepalive.ssh.client', {'client_keepalive_users': [{'name': 'root'}],
+                              'client_keepalive_hosts': [{'pattern': 'x', 'server_alive_count': 5}]},
+     'client_keepalive_hosts.server_alive_count. Supported parameters include'),
+    ('keepalive.ssh.client', {'client_keepalive_users': [{'name': 'root'}],
+                              'client_keepalive_profiles': {'default': {'pattern': '*', 'server_alive_intervall': 60}}},
+     'client_keepalive_profiles.default: unknown key(s) server_alive_intervall'),
 ])
 def test_a_misspelt_nested_key_fails_before_anything_runs(tmp_path, role, extra, message):
     rc, out, recap = run_role(tmp_path, role, extra)
@@ -76,9 +76,9 @@ def test_a_misspelt_nested_key_fails_before_anything_runs(tmp_path, role, extra,
 def test_declared_nat_timeout_contradicting_a_profile_fails(tmp_path):
     (tmp_path / 'h').mkdir()
     rc, out, _recap = run_role(tmp_path, 'keepalive.ssh.client', {
-        'keepalive_client_users': [{'name': 'root', 'path': str(tmp_path / 'h' / '.ssh' / 'config'),
+        'client_keepalive_users': [{'name': 'root', 'path': str(tmp_path / 'h' / '.ssh' / 'config'),
                                     'profiles': ['home', 'default']}],
-        'keepalive_client_nat_idle_timeout': 300})
+        'client_keepalive_nat_idle_timeout': 300})
     assert rc != 0 and ('users[0].hosts[0].server_alive_interval=300 is not below '
                         'users[0].hosts[0].nat_idle_timeout=300') in out
     assert not (tmp_path / 'h' / '.ssh' / 'config').exists()
@@ -88,15 +88,15 @@ def test_nat_timeout_derives_intervals_for_blocks_without_one(tmp_path):
     (tmp_path / 'h').mkdir()
     config = tmp_path / 'h' / '.ssh' / 'config'
     rc, out, _recap = run_role(tmp_path, 'keepalive.ssh.client', {
-        'keepalive_client_users': [{'name': 'root', 'path': str(config), 'profiles': ['default'],
+        'client_keepalive_users': [{'name': 'root', 'path': str(config), 'profiles': ['default'],
                                     'hosts': [{'pattern': 'legacy-*'}]}],
-        'keepalive_client_nat_idle_timeout': 300})
+        'client_keepalive_nat_idle_timeout': 300})
     assert rc == 0, out
     assert 'Host legacy-*\n    ServerAliveInterval 240\n' in config.read_text()
 
 
 def test_users_and_the_system_wide_file_are_items_of_one_task(tmp_path):
-    """keepalive_client_system_wide adds the system-wide file as a second item of the users' task (a task
+    """client_keepalive_system_wide adds the system-wide file as a second item of the users' task (a task
     skipped on every host would cost a worker per host): both files converge, a rerun changes nothing,
     and either item alone works."""
     (tmp_path / 'h').mkdir()
@@ -105,8 +105,8 @@ def test_users_and_the_system_wide_file_are_items_of_one_task(tmp_path):
     system.parent.mkdir()
     system.write_text('Host *\n    SendEnv LANG LC_*\n')
     users = [{'name': 'root', 'path': str(config), 'profiles': ['default']}]
-    both = {'keepalive_client_users': users, 'keepalive_client_system_wide': True,
-            'keepalive_client_system_config': str(system), 'keepalive_client_system_profiles': ['bastion', 'default']}
+    both = {'client_keepalive_users': users, 'client_keepalive_system_wide': True,
+            'client_keepalive_system_config': str(system), 'client_keepalive_system_profiles': ['bastion', 'default']}
     rc, out, recap = run_role(tmp_path, 'keepalive.ssh.client', both)
     assert rc == 0 and recap['localhost']['changed'] == 1, out
     assert 'item=users root' in out and 'item=%s' % system in out, out
@@ -115,9 +115,9 @@ def test_users_and_the_system_wide_file_are_items_of_one_task(tmp_path):
     assert 'Host bastion\n    ServerAliveInterval 30\n' in text and text.index('Host bastion') < text.index('Host *')
     rc, out, recap = run_role(tmp_path, 'keepalive.ssh.client', both)
     assert rc == 0 and recap['localhost']['changed'] == 0, out
-    rc, out, recap = run_role(tmp_path, 'keepalive.ssh.client', dict(both, keepalive_client_users=[]))
+    rc, out, recap = run_role(tmp_path, 'keepalive.ssh.client', dict(both, client_keepalive_users=[]))
     assert rc == 0 and recap['localhost']['ok'] == 3 and 'item=users' not in out, out  # arg spec, file, skip summary
-    rc, out, recap = run_role(tmp_path, 'keepalive.ssh.client', dict(both, keepalive_client_system_wide=False))
+    rc, out, recap = run_role(tmp_path, 'keepalive.ssh.client', dict(both, client_keepalive_system_wide=False))
     assert rc == 0 and recap['localhost']['changed'] == 0 and 'item=%s' % system not in out, out
 
 

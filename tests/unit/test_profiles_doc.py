@@ -21,7 +21,7 @@ def server_rows():
 
 def test_the_profile_table_follows_the_defaults_and_the_measured_periods():
     with open(os.path.join(ROOT, 'roles', 'sshd', 'defaults', 'main.yml')) as f:
-        profiles = yaml.safe_load(f)['keepalive_sshd_profiles']
+        profiles = yaml.safe_load(f)['sshd_keepalive_profiles']
     assert sorted(set(t.server_period for t in MEASURED.values())) == [1, 2]  # the table's two columns
     rows = server_rows()
     assert set(rows) == set(profiles)

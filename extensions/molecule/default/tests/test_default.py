@@ -13,9 +13,9 @@ CLIENT = {'bastion': ('30', '20'), 'prod-web1': ('120', '5'), 'db.internal': ('3
 
 def sshd_T(host, *connection):
     v = host.ansible.get_variables()
-    key = os.path.join(v['keepalive_sshd_include_base'], 'ssh_host_ed25519_key')
+    key = os.path.join(v['sshd_keepalive_include_base'], 'ssh_host_ed25519_key')
     argv = '/usr/sbin/sshd -T -f %s -h %s' + (' -C %s' if connection else '')
-    return settings(host.check_output(argv, v['keepalive_sshd_config_path'], key, *connection))
+    return settings(host.check_output(argv, v['sshd_keepalive_config_path'], key, *connection))
 
 
 def group_of(host):
@@ -35,7 +35,7 @@ def test_sshd_uses_the_group_profile(host):
 
 def test_sshd_was_reloaded_not_restarted(host):
     v = host.ansible.get_variables()
-    log = host.file(os.path.join(os.path.dirname(v['keepalive_sshd_include_base'].rstrip('/')), '..', 'log', 'sshd.log'))
+    log = host.file(os.path.join(os.path.dirname(v['sshd_keepalive_include_base'].rstrip('/')), '..', 'log', 'sshd.log'))
     assert log.contains('Received SIGHUP; restarting')
     assert not log.contains('Received signal 15')
 
@@ -43,7 +43,7 @@ def test_sshd_was_reloaded_not_restarted(host):
 @pytest.mark.parametrize('user', ['kaalice', 'kabob', 'kacarol'])
 def test_user_configs(host, user):
     v = host.ansible.get_variables()
-    path = next(u['path'] for u in v['keepalive_client_users'] if u['name'] == user)
+    path = next(u['path'] for u in v['client_keepalive_users'] if u['name'] == user)
     config = host.file(path)
     existed = v['fleet_user_fixtures'][user] is not None
     # a new file is created 0600; an existing one keeps its mode (the fleet's start with 0644)

@@ -10,8 +10,8 @@ testinfra_hosts = ['ansible://web-01', 'ansible://db-01', 'ansible://office-01']
 def test_scenario(host):
     v = host.ansible.get_variables()
     scenario = v['fleet_scenario']
-    etc = v['keepalive_sshd_include_base']
-    config = host.file(v['keepalive_sshd_config_path'])
+    etc = v['sshd_keepalive_include_base']
+    config = host.file(v['sshd_keepalive_config_path'])
     if scenario == 'cloud':
         # The drop-in is read first (Include on line 1), so that is where the value had to change.
         dropin = host.file(os.path.join(etc, 'sshd_config.d', '50-cloud-init.conf'))

@@ -26,7 +26,7 @@ def test_users_then_the_system_wide_file():
 @pytest.mark.parametrize('flag, wanted', [(False, False), ('false', False), ('no', False), (None, False),
                                           (True, True), ('yes', True), ('True', True), (1, True)])
 def test_system_wide_takes_what_bool_takes(flag, wanted):
-    """-e keepalive_client_system_wide=false arrives as a string: it must not count as true."""
+    """-e client_keepalive_system_wide=false arrives as a string: it must not count as true."""
     jobs = client_jobs(USERS, PROFILES, ['default'], [], flag)
     assert [j['label'] for j in jobs] == ['users alice, bob'] + (['/etc/ssh/ssh_config'] if wanted else [])
     assert jobs[-1].get('hosts', [{'pattern': '*', 'server_alive_interval': 60}]) == [
