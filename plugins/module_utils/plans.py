@@ -457,13 +457,22 @@ def check_roots_alone(path, owners=(0,)):
 
 def check_home(trusted, uid):
     """The directory root opens as a user's trusted one (their home, or the directory their .ssh is in)
-    must be controlled by root and that user alone, up to '/': one another user created (a missing home
-    in a world-writable directory) or may change (a symlink, a group-writable directory) is refused."""
+    must be controlled by root and that user alone, and the directories above it by root alone, up to
+    '/': a home that is a symlink, or that another user created (a missing home in a world-writable
+    directory), or whose parent the user may change (rename a symlink or another directory in), is
+    refused.  SafeDir(owners=...) then opens that very directory without following a link."""
+    advice = ('root writes a user\'s files only below a directory root and that user alone control (a home '
+              'that is a symlink, or below a directory the user may write, is refused: run the task as that '
+              'user, become_user, instead)')
     try:
+        if stat.S_ISLNK(os.lstat(trusted).st_mode):
+            raise JobError('%s is a symlink; %s' % (trusted, advice))
         check_roots_alone(trusted, owners=(0, uid))
+        check_roots_alone(os.path.dirname(os.path.abspath(trusted)))
+    except FileNotFoundError:
+        return  # the caller says that it does not exist
     except NotRootsAlone as e:
-        raise JobError('%s: %s; root writes a user\'s files only below a directory root and that user '
-                       'alone control' % (trusted, e.why))
+        raise JobError('%s: %s; %s' % (trusted, e.why, advice))
 
 
 def _static_dir(pattern):

@@ -67,14 +67,21 @@ class SafeDir:
 
     ``SafeDir('/home/alice', '.ssh', create=(uid, gid, 0o700))`` opens (or
     creates) /home/alice/.ssh.  The trusted part is opened normally: it is
-    root's or the admin's choice (e.g. /home on another disk).
+    root's or the admin's choice (e.g. /home on another disk).  With ``owners`` (a user's home, opened by
+    root for that user) the trusted directory itself is not followed either and must be owned by one of
+    ``owners`` and writable by its owner alone: what was checked by name is the directory written in.
     """
 
-    def __init__(self, trusted, relative='', create=None):
+    def __init__(self, trusted, relative='', create=None, owners=None):
         self.path = os.path.join(trusted, relative) if relative else trusted
-        self.fd = os.open(trusted, os.O_RDONLY | os.O_DIRECTORY)
+        self.fd = os.open(trusted, os.O_RDONLY | os.O_DIRECTORY | (os.O_NOFOLLOW if owners else 0))
         self.created = []
         try:
+            if owners:
+                st = os.fstat(self.fd)
+                if st.st_uid not in owners or st.st_mode & 0o022:
+                    raise UnsafePath('%s changed owner or mode while it was opened; refusing to write below it'
+                                     % trusted)
             here = trusted
             for part in [p for p in relative.split('/') if p]:
                 here = os.path.join(here, part)

@@ -480,14 +480,16 @@ def run_job(module, job, specs, where, command):
     path = os.path.join(trusted, relative)
     if os.path.isdir(path) and not os.path.islink(path):
         raise JobError('path=%s is a directory; give the ssh_config file itself' % path)
+    owners = None
     if job['user'] and not own_rights():
         check_home(trusted, uid)
+        owners = (0, uid)
     if own_rights():
         trusted, relative = link_target(trusted, relative)
     directory_part, name = os.path.split(relative)
     create = None if module.check_mode else (uid, gid, 0o700)
     try:
-        directory = SafeDir(trusted, directory_part, create=create)
+        directory = SafeDir(trusted, directory_part, create=create, owners=owners)
     except FileNotFoundError:
         # only directories below the trusted one are created (a user's .ssh): check mode predicts the
         # refusal of a missing trusted one (a home, the ssh_config.d of a system-wide drop-in)

@@ -152,6 +152,7 @@ import time
 from ansible_collections.keepalive.ssh.plugins.module_utils import target_python  # noqa: F401  pylint: disable=unused-import
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.keepalive.ssh.plugins.module_utils import sessionscan
+from ansible_collections.keepalive.ssh.plugins.module_utils.support import escaped
 
 GRACE = 2   # seconds between SIGTERM and SIGKILL
 
@@ -168,7 +169,7 @@ def end(row, uid):
 
 
 def main():
-    module = AnsibleModule(
+    module = escaped(AnsibleModule(
         argument_spec=dict(
             terminate=dict(type='bool', default=False),
             ssh_binary=dict(type='str', default='ssh'),
@@ -176,7 +177,7 @@ def main():
             session_options=sessionscan.SESSION_OPTIONS,
         ),
         supports_check_mode=True,
-    )
+    ))
     p = module.params
     options = p['session_options']
     problem = sessionscan.check_options(options)

@@ -109,5 +109,34 @@ def test_a_home_another_user_planted_is_refused(user, users, tmp_path, planted):
     result = run_module('client_keepalive', dict(users=[dict(name=user.pw_name, path=str(home / '.ssh' / 'config'),
                                                              hosts=HOSTS)]))
     reason = refusal(result, user.pw_name)
-    assert '%s belongs to uid %d' % (home, other.pw_uid) in reason, reason
+    said = '%s belongs to uid %d' % (home, other.pw_uid) if planted == 'directory' else '%s is a symlink' % home
+    assert said in reason, reason
     assert not os.path.lexists(str(home / '.ssh')) and not os.path.lexists(str(tmp_path / 'elsewhere' / '.ssh'))
+
+
+@pytest.mark.parametrize('where', ['symlink', 'users_directory'])
+def test_a_home_the_user_can_swap_is_refused(user, tmp_path, where):
+    """The user's own home must be the directory root writes in: a home that is the user's symlink (here to
+    a directory only root may write), or one in a directory the user may write (where they could rename a
+    symlink or another directory in between root's check and its write), is refused; nothing is written."""
+    os.chmod(str(tmp_path), 0o755)
+    roots = tmp_path / 'roots'
+    roots.mkdir(mode=0o755)
+    if where == 'symlink':
+        home = tmp_path / 'home'
+        os.symlink(str(roots), str(home))
+        os.lchown(str(home), user.pw_uid, user.pw_gid)
+        said = '%s is a symlink' % home
+    else:
+        parent = tmp_path / 'parent'
+        parent.mkdir(mode=0o755)
+        os.chown(str(parent), user.pw_uid, user.pw_gid)
+        home = parent / 'home'
+        home.mkdir(mode=0o755)
+        os.chown(str(home), user.pw_uid, user.pw_gid)
+        said = '%s belongs to uid %d' % (parent, user.pw_uid)
+    result = run_module('client_keepalive', dict(users=[dict(name=user.pw_name, path=str(home / '.ssh' / 'config'),
+                                                             hosts=HOSTS)]))
+    reason = refusal(result, user.pw_name)
+    assert said in reason and 'become_user' in reason, reason
+    assert not os.path.lexists(str(roots / '.ssh')) and not os.path.lexists(str(home / '.ssh'))

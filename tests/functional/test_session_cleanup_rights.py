@@ -37,3 +37,18 @@ def test_sockets_are_looked_for_with_the_users_rights(user, tmp_path):
         users=['kaalice'], control_dirs=[str(secret)])))
     assert not result.get('failed'), result
     assert result['dead_control_sockets'] == [] and os.path.exists(str(secret / 'cm-root@db1:22'))
+
+
+def test_a_socket_name_with_terminal_control_characters_is_reported_escaped(user):
+    """A user names a dead ControlMaster socket with ESC, an OSC title change and a C1 CSI: the result
+    carries them escaped (\\x1b, \\x9b), never raw, as every text of a user's files."""
+    ssh_dir = os.path.join(user.pw_dir, '.ssh')
+    os.mkdir(ssh_dir, 0o700)
+    name = 'cm-\x1b]0;OWNED\x07\x1b[2J\x9b31m'
+    unix_socket(os.path.join(ssh_dir, name))
+    for path in (ssh_dir, os.path.join(ssh_dir, name)):
+        os.lchown(path, user.pw_uid, user.pw_gid)
+    result = run_module('stale_sessions', dict(session_options=dict(users=['kaalice'])))
+    assert not result.get('failed'), result
+    paths = [row['path'] for row in result['dead_control_sockets']]
+    assert paths == [os.path.join(ssh_dir, 'cm-\\x1b]0;OWNED\\x07\\x1b[2J\\x9b31m')], paths
