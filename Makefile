@@ -37,7 +37,7 @@ collection:
 	@mkdir -p $(dir $(COLL)) && ln -sfn $(CURDIR) $(COLL)
 
 # make demo DEMO_ARGS=--idle-proof adds the idle-session proof on a simulated idle-killing path.
-demo: deps
+demo: $(VENV)/.installed collection
 	$(PY) tools/demo.py $(DEMO_ARGS)
 
 test: deps

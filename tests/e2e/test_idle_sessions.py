@@ -65,7 +65,7 @@ def test_keepalives_keep_idle_sessions_alive(tmp_path):
         (tmp_path / 'server.yml').write_text(SERVER_PLAY)
         with fw.relaxed():
             rc, out, _recap = playbook(tmp_path / 'server.yml', '-i', fleet.inventory, '-e', json.dumps({
-                'sshd_client_keepalive_alive_interval': INTERVAL, 'sshd_client_keepalive_alive_count_max': 3}))
+                'sshd_keepalive_client_alive_interval': INTERVAL, 'sshd_keepalive_client_alive_count_max': 3}))
             fleet.reset_connections()
         assert rc == 0, out
         seen = fw.silence(ssh + ['-o', 'ServerAliveInterval=0', 'guarded'], host.port, SILENCE, ECHO)

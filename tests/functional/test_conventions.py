@@ -192,3 +192,17 @@ def test_a_users_playbook_with_both_roles_lints_clean_without_a_skip_list(tmp_pa
                           timeout=300, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert 'var-naming' not in done.stdout + done.stderr
+
+
+def test_every_role_variable_is_named_role_keepalive():
+    """defaults and argument_specs of each role: <role>_keepalive_* (docs/conventions.md, Role variables)."""
+    import yaml
+    roles = os.path.join(os.path.dirname(__file__), '..', '..', 'roles')
+    for role in ('sshd', 'client'):
+        with open(os.path.join(roles, role, 'defaults', 'main.yml')) as f:
+            names = set(yaml.safe_load(f))
+        with open(os.path.join(roles, role, 'meta', 'argument_specs.yml')) as f:
+            names |= set(yaml.safe_load(f)['argument_specs']['main']['options'])
+        wrong = sorted(n for n in names if not n.startswith('%s_keepalive_' % role))
+        assert not wrong, wrong
+        assert '%s_keepalive_%s' % (role, 'client_alive_interval' if role == 'sshd' else 'users') in names

@@ -122,7 +122,7 @@ def test_role_pages_name_only_role_variables():
         with open(os.path.join(ROOT, 'docs', 'role_%s.md' % role)) as f:
             text = f.read()
         named = set(re.findall(r'^\| `(keepalive_[a-z_]+)`', text, re.M))
-        # a row may name a pair: `sshd_client_keepalive_alive_interval` / `_count_max`
+        # a row may name a pair: `sshd_keepalive_client_alive_interval` / `_count_max`
         for stem, suffix in re.findall(r'^\| `(keepalive_[a-z_]+?)_[a-z]+` / `(_[a-z_]+)`', text, re.M):
             named.add(stem + suffix)
         mine = {v for v, r in known.items() if r == role}
