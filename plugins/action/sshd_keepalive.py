@@ -12,6 +12,7 @@ import os
 from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
     SERVER_SPEC,
     needs_sshd_version,
+    plain,
     server_plan,
     server_result,
     server_settings,
@@ -21,7 +22,7 @@ from ansible_collections.keepalive.ssh.plugins.module_utils.plans import (
 from ansible_collections.keepalive.ssh.plugins.module_utils.platforms import STOCK_INCLUDES
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import SSHD
 from ansible_collections.keepalive.ssh.plugins.plugin_utils.noop_action import NoOpAwareAction, warm_filter_plugins
-from ansible_collections.keepalive.ssh.plugins.plugin_utils.snapshot import Unsupported, ancestors, plain
+from ansible_collections.keepalive.ssh.plugins.plugin_utils.snapshot import Unsupported, ancestors
 
 
 warm_filter_plugins('keepalive.ssh.server_target')  # the role's task uses it (see warm_filter_plugins)

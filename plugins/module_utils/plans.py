@@ -331,6 +331,9 @@ def target(job, drop_in, getpwnam=pwd.getpwnam, ids=None):
         except KeyError:
             raise JobError('user=%s does not exist in the passwd database' % user)
         home = pw.pw_dir.rstrip('/') or '/'
+        if path and not plain(path):
+            # root decides who controls a user's file by its spelling: the spelling must be what is opened
+            raise JobError('path=%s is not a plainly spelled absolute path (no ".", ".." or "//")' % path)
         path = path or os.path.join(home, '.ssh', 'config')
         if os.path.isabs(path) and path.startswith(home + '/') and home != '/':
             trusted = home
@@ -455,6 +458,13 @@ def check_roots_alone(path, owners=(0,)):
             raise NotRootsAlone(*problem)
 
 
+def plain(path):
+    """``path`` is absolute and spelled the one way (no '.', '..', '//' or trailing '/'): who controls a
+    file is decided from its spelling, which must then be what the kernel opens (the module and the
+    controller-side probe)."""
+    return isinstance(path, str) and path.startswith('/') and os.path.normpath(path) == path and not path.startswith('//')
+
+
 def check_home(trusted, uid):
     """The directory root opens as a user's trusted one (their home, or the directory their .ssh is in)
     must be controlled by root and that user alone, and the directories above it by root alone, up to
@@ -464,13 +474,18 @@ def check_home(trusted, uid):
     advice = ('root writes a user\'s files only below a directory root and that user alone control (a home '
               'that is a symlink, or below a directory the user may write, is refused: run the task as that '
               'user, become_user, instead)')
+    if not plain(trusted):
+        # '.', '..' or '//' in a home or path: what is checked by spelling would not be what is opened
+        raise JobError('%s is not a plainly spelled absolute path (no ".", ".." or "//"); %s' % (trusted, advice))
     try:
         if stat.S_ISLNK(os.lstat(trusted).st_mode):
             raise JobError('%s is a symlink; %s' % (trusted, advice))
         check_roots_alone(trusted, owners=(0, uid))
-        check_roots_alone(os.path.dirname(os.path.abspath(trusted)))
+        check_roots_alone(os.path.dirname(trusted.rstrip('/')) or '/')
     except FileNotFoundError:
-        return  # the caller says that it does not exist
+        # a missing home is never created by root: another user could plant it, or a symlink on its way,
+        # between this look and the write
+        raise JobError('%s does not exist; create it first (only a missing .ssh directory is created)' % trusted)
     except NotRootsAlone as e:
         raise JobError('%s: %s; %s' % (trusted, e.why, advice))
 

@@ -26,7 +26,7 @@ import glob
 import os
 import shlex
 
-from ansible_collections.keepalive.ssh.plugins.module_utils.plans import root_alone
+from ansible_collections.keepalive.ssh.plugins.module_utils.plans import plain, root_alone
 from ansible_collections.keepalive.ssh.plugins.module_utils.sshconf import Document
 from ansible_collections.keepalive.ssh.plugins.module_utils.userread import (
     CLEAN_ENV,
@@ -174,11 +174,6 @@ def whom(homes, exact):
         tops = [top for top in homes if name == top or name.startswith(top.rstrip('/') + '/')]
         return homes[max(tops, key=len)] if tops else None  # the innermost directory decides
     return of
-
-
-def plain(path):
-    """``path`` is absolute and spelled the one way (no '.', '..', '//' or trailing '/')."""
-    return isinstance(path, str) and path.startswith('/') and os.path.normpath(path) == path and not path.startswith('//')
 
 
 def ancestors(path):

@@ -140,3 +140,36 @@ def test_a_home_the_user_can_swap_is_refused(user, tmp_path, where):
     reason = refusal(result, user.pw_name)
     assert said in reason and 'become_user' in reason, reason
     assert not os.path.lexists(str(roots / '.ssh')) and not os.path.lexists(str(home / '.ssh'))
+
+
+def test_a_home_or_path_spelled_with_dot_dot_is_refused(user, tmp_path):
+    """'sub/..' is the home by spelling but, with 'sub' a symlink the user swaps, any directory to the
+    kernel: a home or users[].path that is not plainly spelled is refused before anything is opened."""
+    os.chmod(str(tmp_path), 0o755)
+    victim = tmp_path / 'victim'
+    victim.mkdir(mode=0o700)
+    sub = os.path.join(user.pw_dir, 'sub')
+    if os.path.lexists(sub):
+        os.remove(sub)
+    os.symlink(str(victim / 'x'), sub)
+    os.lchown(sub, user.pw_uid, user.pw_gid)
+    path = os.path.join(user.pw_dir, 'sub', '..', '.ssh', 'config')
+    try:
+        result = run_module('client_keepalive', dict(users=[dict(name=user.pw_name, path=path, hosts=HOSTS)]))
+    finally:
+        os.remove(sub)
+    # users[].path is the admin's input: the task fails, naming it
+    assert result.get('failed') and 'not a plainly spelled absolute path' in result['msg'], result
+    assert os.listdir(str(victim)) == []
+
+
+def test_a_missing_home_is_refused_not_created_through_a_link(user, users, tmp_path):
+    """A home missing when root looks could be planted (or a link on its way) before root writes: root
+    refuses it and writes nothing, whatever appears there later."""
+    os.chmod(str(tmp_path), 0o755)
+    home = tmp_path / 'gone' / 'home'
+    result = run_module('client_keepalive', dict(users=[dict(name=user.pw_name, path=str(home / '.ssh' / 'config'),
+                                                             hosts=HOSTS)]))
+    reason = refusal(result, user.pw_name)
+    assert '%s does not exist' % home in reason, reason
+    assert not os.path.lexists(str(tmp_path / 'gone'))
