@@ -18,6 +18,8 @@ PLAYBOOK_VARS = set()
 for _name in os.listdir(os.path.join(ROOT, 'playbooks')):
     with open(os.path.join(ROOT, 'playbooks', _name)) as _f:
         PLAYBOOK_VARS |= set(re.findall(r'\b(keepalive_[a-z_]+)\b', _f.read()))
+# The collection's variables: the playbooks' keepalive_*, the roles' <role>_keepalive_*
+OUR_PREFIXES = ('keepalive_', 'sshd_keepalive_', 'client_keepalive_')
 # Keys every module result may have without RETURN naming them: ansible-core's common return values, and
 # the file attributes AnsibleModule.exit_json adds to a result with a `path` (as test_return_contract.py)
 COMMON_RETURNS = {'changed', 'failed', 'msg', 'diff', 'warnings', 'deprecations', 'invocation', 'skipped', 'rc',
@@ -47,9 +49,9 @@ def test_example_names_only_real_options_and_variables(example):
     known_vars = set(role_variables()) | PLAYBOOK_VARS
     bad = []
     if example.kind == 'vars':
-        bad += [k for k in example.data if k.startswith('keepalive_') and k not in known_vars]
+        bad += [k for k in example.data if k.startswith(OUR_PREFIXES) and k not in known_vars]
     for play in example.playbook():
-        bad += [k for k in play.get('vars') or {} if k.startswith('keepalive_') and k not in known_vars]
+        bad += [k for k in play.get('vars') or {} if k.startswith(OUR_PREFIXES) and k not in known_vars]
         for role in play.get('roles') or []:
             if isinstance(role, dict):
                 bad += [k for k in (role.get('vars') or {}) if k not in known_vars]
@@ -58,7 +60,7 @@ def test_example_names_only_real_options_and_variables(example):
             if module in task:
                 bad += unknown_args(spec, task[module], module)
         if 'ansible.builtin.include_role' in task or 'ansible.builtin.import_role' in task:
-            bad += [k for k in (task.get('vars') or {}) if k.startswith('keepalive_') and k not in known_vars]
+            bad += [k for k in (task.get('vars') or {}) if k.startswith(OUR_PREFIXES) and k not in known_vars]
     assert not bad, '%s names what the code does not know: %s\n%s' % (example.id, ', '.join(bad), example.text)
 
 
@@ -121,9 +123,9 @@ def test_role_pages_name_only_role_variables():
     for role in sorted(set(known.values())):
         with open(os.path.join(ROOT, 'docs', 'role_%s.md' % role)) as f:
             text = f.read()
-        named = set(re.findall(r'^\| `(keepalive_[a-z_]+)`', text, re.M))
+        named = set(re.findall(r'^\| `((?:sshd|client)_keepalive_[a-z_]+)`', text, re.M))
         # a row may name a pair: `sshd_keepalive_client_alive_interval` / `_count_max`
-        for stem, suffix in re.findall(r'^\| `(keepalive_[a-z_]+?)_[a-z]+` / `(_[a-z_]+)`', text, re.M):
+        for stem, suffix in re.findall(r'^\| `((?:sshd|client)_keepalive_[a-z_]+?)_[a-z]+` / `(_[a-z_]+)`', text, re.M):
             named.add(stem + suffix)
         mine = {v for v, r in known.items() if r == role}
         assert named - mine == set(), 'docs/role_%s.md names unknown variables' % role
