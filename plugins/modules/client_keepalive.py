@@ -403,6 +403,9 @@ def disagreements(specs, outputs):
 
 def run_module():
     module = escaped(AnsibleModule(supports_check_mode=True, **CLIENT_SPEC))
+    # exit_json would stat a result's `path` as root, following a user's links (size, owner and mode of a
+    # file they cannot see) and failing the task when a racer removes it: the result says what it says
+    module.add_path_info = lambda kwargs: kwargs
     results, skipped = [], []
     label = ''
     try:
@@ -478,7 +481,8 @@ def run_job(module, job, specs, where, command):
     trusted, relative, uid, gid, default_mode = where
     mode = parse_mode(job['mode'])  # a bad mode fails before any directory is created
     path = os.path.join(trusted, relative)
-    if os.path.isdir(path) and not os.path.islink(path):
+    # as root for a user, a directory there is refused by SafeDir.stat (no link of theirs followed here)
+    if (not job['user'] or own_rights()) and os.path.isdir(path) and not os.path.islink(path):
         raise JobError('path=%s is a directory; give the ssh_config file itself' % path)
     owners = None
     if job['user'] and not own_rights():

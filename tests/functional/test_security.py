@@ -173,3 +173,19 @@ def test_a_missing_home_is_refused_not_created_through_a_link(user, users, tmp_p
     reason = refusal(result, user.pw_name)
     assert '%s does not exist' % home in reason, reason
     assert not os.path.lexists(str(tmp_path / 'gone'))
+
+
+def test_the_result_says_nothing_of_what_a_users_link_points_at(user, tmp_path):
+    """~/.ssh a link to a root-only directory: the user is skipped, and the result carries no owner, mode,
+    size or type of the file behind it (root never stats through a user's links for the result)."""
+    secret = tmp_path / 'secret'
+    secret.mkdir(mode=0o700)
+    (secret / 'config').write_bytes(b'x' * 1234)
+    os.chmod(str(secret / 'config'), 0o600)
+    ssh = os.path.join(user.pw_dir, '.ssh')
+    os.symlink(str(secret), ssh)
+    os.lchown(ssh, user.pw_uid, user.pw_gid)
+    result = run_module('client_keepalive', dict(user=user.pw_name, hosts=HOSTS))
+    assert refusal(result, user.pw_name)
+    leaked = set(result) & {'size', 'owner', 'uid', 'mode', 'state', 'group', 'gid'}
+    assert not leaked, result
